@@ -1,0 +1,390 @@
+//! A set of loaded documents across files: filters applied to the rules they name,
+//! correlation references resolved, everything lowered.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::ast::*;
+use crate::error::{Error, ErrorKind};
+use crate::ir::{Expr, RuleIr};
+use crate::load::{load_file, LoadedFile};
+use crate::lower::{lower_detection, lower_rule};
+
+/// What a correlation refers to, after resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleRef {
+    /// Index into [`Lowered::rules`].
+    Rule(usize),
+    /// Index into [`Lowered::correlations`] (correlations may chain).
+    Correlation(usize),
+}
+
+/// A correlation rule with its references resolved.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CorrelationIr {
+    pub meta: Arc<RuleMeta>,
+    pub kind: CorrelationType,
+    /// Resolved references, in the order of `rules:` (matters for `temporal_ordered`).
+    pub refs: Vec<RuleRef>,
+    /// The names used in `rules:`, parallel to `refs` (for extended conditions and aliases).
+    pub ref_names: Vec<String>,
+    pub group_by: Vec<String>,
+    /// `alias -> (index into refs -> field)`.
+    pub aliases: IndexMap<String, Vec<(usize, String)>>,
+    pub timespan_secs: u64,
+    pub condition: CorrelationCondition,
+    pub generate: bool,
+}
+
+/// All documents of a rule set, lowered. Rules keep their load order.
+#[derive(Clone, Debug, Default)]
+pub struct Lowered {
+    pub rules: Vec<RuleIr>,
+    pub correlations: Vec<CorrelationIr>,
+    /// Whether each rule should produce its own query/alert (false when only referenced by
+    /// correlations with `generate: false`).
+    pub emit: Vec<bool>,
+    pub errors: Vec<Error>,
+}
+
+/// Documents loaded from any number of files.
+#[derive(Clone, Debug, Default)]
+pub struct Collection {
+    pub files: Vec<LoadedFile>,
+}
+
+/// Every `.yml`/`.yaml` file under the paths (files are taken as given), sorted, so runs
+/// are reproducible.
+pub fn find_rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
+    let mut out = vec![];
+    for p in paths {
+        if p.is_dir() {
+            walk(p, &mut out).map_err(|e| {
+                Error::new(ErrorKind::Io(format!("{}: {e}", p.display())))
+            })?;
+        } else if p.exists() {
+            out.push(p.clone());
+        } else {
+            return Err(Error::new(ErrorKind::Io(format!(
+                "{}: no such file or directory",
+                p.display()
+            ))));
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&path, out)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("yml") | Some("yaml")
+        ) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+impl Collection {
+    pub fn from_files(files: Vec<LoadedFile>) -> Self {
+        Collection { files }
+    }
+
+    /// Load every rule file under the paths.
+    pub fn load_paths(paths: &[PathBuf]) -> Result<Self, Error> {
+        let files = find_rule_files(paths)?;
+        Ok(Collection {
+            files: files.iter().map(|p| load_file(p)).collect(),
+        })
+    }
+
+    /// Fill in line and column of errors found after loading (one marked re-parse per
+    /// affected file).
+    pub fn resolve_errors(&self, errors: &mut [Error]) {
+        let mut locators: HashMap<&str, crate::locate::Locator> = HashMap::new();
+        for e in errors.iter_mut().filter(|e| e.span.is_none() && e.path.is_some()) {
+            let Some(file) = self.files.iter().find(|f| f.path == e.file) else {
+                continue;
+            };
+            let loc = locators
+                .entry(&file.path)
+                .or_insert_with(|| crate::locate::Locator::new(&file.source));
+            e.resolve(loc);
+        }
+    }
+
+    pub fn documents(&self) -> impl Iterator<Item = &Document> {
+        self.files.iter().flat_map(|f| f.documents.iter())
+    }
+
+    pub fn load_errors(&self) -> impl Iterator<Item = &Error> {
+        self.files.iter().flat_map(|f| f.errors.iter())
+    }
+
+    /// Lower all rules, apply filters, resolve correlations.
+    pub fn lower(&self) -> Lowered {
+        let mut out = Lowered::default();
+        let rules: Vec<&Rule> = self
+            .documents()
+            .filter_map(|d| match d {
+                Document::Rule(r) => Some(r),
+                _ => None,
+            })
+            .collect();
+        let filters: Vec<&Filter> = self
+            .documents()
+            .filter_map(|d| match d {
+                Document::Filter(f) => Some(f),
+                _ => None,
+            })
+            .collect();
+        let correlations: Vec<&Correlation> = self
+            .documents()
+            .filter_map(|d| match d {
+                Document::Correlation(c) => Some(c),
+                _ => None,
+            })
+            .collect();
+
+        let mut lowered_filters = Vec::with_capacity(filters.len());
+        for f in &filters {
+            match lower_detection(&f.detection) {
+                Ok(conds) => lowered_filters.push(Some(Expr::and(conds))),
+                Err(errs) => {
+                    out.errors.extend(errs.into_iter().map(|e| locate(e, &f.meta)));
+                    lowered_filters.push(None);
+                }
+            }
+        }
+
+        for r in &rules {
+            match lower_rule(r) {
+                Ok(mut ir) => {
+                    for (f, fe) in filters.iter().zip(&lowered_filters) {
+                        let Some(fe) = fe else { continue };
+                        if applies(f, r) {
+                            ir.conditions = ir
+                                .conditions
+                                .into_iter()
+                                .map(|c| Expr::and([c, fe.clone()]))
+                                .collect();
+                        }
+                    }
+                    out.rules.push(ir);
+                }
+                Err(errs) => out.errors.extend(errs.into_iter().map(|e| locate(e, &r.meta))),
+            }
+        }
+        out.emit = vec![true; out.rules.len()];
+
+        // Name → reference. Ids are matched in canonical form, names verbatim.
+        let mut by_name: HashMap<String, RuleRef> = HashMap::new();
+        for (i, r) in out.rules.iter().enumerate() {
+            if let Some(id) = r.meta.id {
+                by_name.insert(id.to_string(), RuleRef::Rule(i));
+            }
+            if let Some(n) = &r.meta.name {
+                by_name.insert(n.clone(), RuleRef::Rule(i));
+            }
+        }
+        // Correlations may reference correlations defined anywhere: register all first.
+        for (i, c) in correlations.iter().enumerate() {
+            if let Some(id) = c.meta.id {
+                by_name.insert(id.to_string(), RuleRef::Correlation(i));
+            }
+            if let Some(n) = &c.meta.name {
+                by_name.insert(n.clone(), RuleRef::Correlation(i));
+            }
+        }
+        let mut corr_index_map = vec![None; correlations.len()];
+        for (i, c) in correlations.iter().enumerate() {
+            match resolve_correlation(c, &by_name) {
+                Ok(ir) => {
+                    corr_index_map[i] = Some(out.correlations.len());
+                    out.correlations.push(ir);
+                }
+                Err(e) => out.errors.push(locate(e, &c.meta)),
+            }
+        }
+        // Re-point correlation→correlation references at their lowered positions.
+        let mut dangling = vec![];
+        for (ci, c) in out.correlations.iter_mut().enumerate() {
+            for r in &mut c.refs {
+                if let RuleRef::Correlation(j) = r {
+                    match corr_index_map[*j] {
+                        Some(k) => *j = k,
+                        None => dangling.push(ci),
+                    }
+                }
+            }
+        }
+        if !dangling.is_empty() {
+            dangling.sort();
+            dangling.dedup();
+            for ci in dangling.into_iter().rev() {
+                let c = out.correlations.remove(ci);
+                out.errors.push(locate(
+                    Error::at(
+                        ErrorKind::Reference(
+                            "references a correlation rule that failed to load".into(),
+                        ),
+                        YamlPath::of(&["correlation", "rules"]),
+                    ),
+                    &c.meta,
+                ));
+            }
+        }
+        if has_cycle(&out.correlations) {
+            out.errors.push(Error::new(ErrorKind::Reference(
+                "correlation rules reference each other in a cycle".into(),
+            )));
+            out.correlations.clear();
+        }
+        for c in &out.correlations {
+            if !c.generate {
+                for r in &c.refs {
+                    if let RuleRef::Rule(i) = r {
+                        out.emit[*i] = false;
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+fn has_cycle(corrs: &[CorrelationIr]) -> bool {
+    fn visit(i: usize, corrs: &[CorrelationIr], state: &mut [u8]) -> bool {
+        if state[i] == 1 {
+            return true;
+        }
+        if state[i] == 2 {
+            return false;
+        }
+        state[i] = 1;
+        for r in &corrs[i].refs {
+            if let RuleRef::Correlation(j) = r {
+                if *j < corrs.len() && visit(*j, corrs, state) {
+                    return true;
+                }
+            }
+        }
+        state[i] = 2;
+        false
+    }
+    let mut state = vec![0u8; corrs.len()];
+    (0..corrs.len()).any(|i| visit(i, corrs, &mut state))
+}
+
+fn applies(f: &Filter, r: &Rule) -> bool {
+    let named = match &f.targets {
+        FilterTargets::Any => true,
+        FilterTargets::Rules(list) => list.iter().any(|t| {
+            r.meta.id.is_some_and(|id| id.to_string() == t.to_ascii_lowercase())
+                || r.meta.name.as_deref() == Some(t.as_str())
+        }),
+    };
+    named && r.logsource.is_within(&f.logsource)
+}
+
+fn locate(mut e: Error, meta: &RuleMeta) -> Error {
+    e.file = meta.source.path.clone();
+    e.document = meta.source.document;
+    e
+}
+
+fn resolve_correlation(c: &Correlation, by_name: &HashMap<String, RuleRef>) -> Result<CorrelationIr, Error> {
+    let mut refs = Vec::with_capacity(c.rules.len());
+    for (i, name) in c.rules.iter().enumerate() {
+        let key = crate::load::parse_uuid(name)
+            .map(|u| u.to_string())
+            .unwrap_or_else(|| name.clone());
+        match by_name.get(&key) {
+            Some(r) => refs.push(*r),
+            None => {
+                return Err(Error::at(
+                    ErrorKind::Reference(format!(
+                        "correlation refers to rule '{name}', which is not in the rule set"
+                    )),
+                    YamlPath::of(&["correlation", "rules"]).index(i),
+                ))
+            }
+        }
+    }
+    if let CorrelationCondition::Extended(e) = &c.condition {
+        let mut names = vec![];
+        collect_names(e, &mut names);
+        for n in &names {
+            if !c.rules.contains(n) {
+                return Err(Error::at(
+                    ErrorKind::Reference(format!(
+                        "the condition names '{n}', which is not listed in 'rules'"
+                    )),
+                    YamlPath::of(&["correlation", "condition"]),
+                ));
+            }
+        }
+        for r in &c.rules {
+            if !names.contains(r) {
+                return Err(Error::at(
+                    ErrorKind::Reference(format!(
+                        "rule '{r}' is listed in 'rules' but not used in the condition"
+                    )),
+                    YamlPath::of(&["correlation", "condition"]),
+                ));
+            }
+        }
+    }
+    let mut aliases = IndexMap::new();
+    for (alias, per_rule) in &c.aliases {
+        let mut v = vec![];
+        for (rule, field) in per_rule {
+            match c.rules.iter().position(|r| r == rule) {
+                Some(i) => v.push((i, field.clone())),
+                None => {
+                    return Err(Error::at(
+                        ErrorKind::Reference(format!(
+                            "alias '{alias}' maps rule '{rule}', which is not listed in 'rules'"
+                        )),
+                        YamlPath::of(&["correlation", "aliases", alias]),
+                    ))
+                }
+            }
+        }
+        aliases.insert(alias.clone(), v);
+    }
+    Ok(CorrelationIr {
+        meta: c.meta.clone(),
+        kind: c.kind,
+        refs,
+        ref_names: c.rules.clone(),
+        group_by: c.group_by.clone(),
+        aliases,
+        timespan_secs: c.timespan.as_ref().map(|t| t.seconds).unwrap_or(0),
+        condition: c.condition.clone(),
+        generate: c.generate,
+    })
+}
+
+fn collect_names(e: &ExtendedCond, out: &mut Vec<String>) {
+    match e {
+        ExtendedCond::Rule(n) => {
+            if !out.contains(n) {
+                out.push(n.clone())
+            }
+        }
+        ExtendedCond::Not(x) => collect_names(x, out),
+        ExtendedCond::And(v) | ExtendedCond::Or(v) => v.iter().for_each(|x| collect_names(x, out)),
+    }
+}

@@ -1,0 +1,475 @@
+//! AST → IR: modifiers applied, searches expanded, `x of` resolved, constants folded.
+
+use indexmap::IndexMap;
+
+use crate::ast::*;
+use crate::condition::{pattern_matches, Cond, Quantifier};
+use crate::error::{Error, ErrorKind};
+use crate::ir::{CmpOp, Expr, Number, Pattern, Pred, RefKind, RegexFlags, RuleIr, TimePart};
+use crate::modifiers::Modifier;
+use crate::value::{self, Working};
+
+/// Most leaves one rule may lower to (windash and base64offset multiply values).
+pub const MAX_LEAVES: usize = 200_000;
+
+/// Lower a rule: one expression per condition.
+pub fn lower_rule(rule: &Rule) -> Result<RuleIr, Vec<Error>> {
+    let conditions = lower_detection(&rule.detection)?;
+    Ok(RuleIr {
+        meta: rule.meta.clone(),
+        logsource: rule.logsource.clone(),
+        conditions,
+        fields: rule.fields.clone(),
+    })
+}
+
+/// Lower every search of a detection and every condition over them.
+pub fn lower_detection(d: &Detection) -> Result<Vec<Expr>, Vec<Error>> {
+    let mut errors = vec![];
+    let mut lowered: IndexMap<&str, Expr> = IndexMap::with_capacity(d.searches.len());
+    let mut leaves = 0usize;
+    for (name, search) in &d.searches {
+        match lower_search(search) {
+            Ok(e) => {
+                leaves += e.leaf_count();
+                lowered.insert(name.as_str(), e);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    if leaves > MAX_LEAVES {
+        errors.push(Error::at(
+            ErrorKind::Detection(format!(
+                "the detection expands to {leaves} predicates; the limit is {MAX_LEAVES}"
+            )),
+            YamlPath::of(&["detection"]),
+        ));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut out = Vec::with_capacity(d.conditions.len());
+    for c in &d.conditions {
+        match lower_cond(&c.tree, &lowered, c) {
+            Ok(e) => out.push(e),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn lower_cond(cond: &Cond, searches: &IndexMap<&str, Expr>, c: &Condition) -> Result<Expr, Error> {
+    let at = |kind: ErrorKind, offset: usize| Error {
+        offset: Some(offset),
+        ..Error::at(kind, c.path.clone())
+    };
+    Ok(match cond {
+        Cond::Ident { name, offset } => match searches.get(name.as_str()) {
+            Some(e) => e.clone(),
+            None => {
+                let lower = name.to_ascii_lowercase();
+                if matches!(lower.as_str(), "and" | "or" | "not" | "of" | "them") {
+                    return Err(at(
+                        ErrorKind::Condition(format!(
+                            "operators are lower case: write '{lower}' instead of '{name}'"
+                        )),
+                        *offset,
+                    ));
+                }
+                let suggestion = searches
+                    .keys()
+                    .map(|k| (crate::edit_distance(k, name), *k))
+                    .filter(|(d, k)| *d <= 2.max(k.len() / 3))
+                    .min()
+                    .map(|(_, k)| k.to_string());
+                return Err(at(
+                    ErrorKind::UndefinedIdentifier {
+                        name: name.clone(),
+                        suggestion,
+                    },
+                    *offset,
+                ));
+            }
+        },
+        Cond::Of {
+            quantifier,
+            pattern,
+            offset,
+        } => {
+            let matched: Vec<Expr> = searches
+                .iter()
+                .filter(|(k, _)| pattern_matches(pattern, k))
+                .map(|(_, e)| e.clone())
+                .collect();
+            if matched.is_empty() {
+                return Err(at(ErrorKind::PatternMatchesNothing(pattern.clone()), *offset));
+            }
+            match quantifier {
+                Quantifier::All => Expr::and(matched),
+                Quantifier::One | Quantifier::Any => Expr::or(matched),
+            }
+        }
+        Cond::Not(x) => Expr::not(lower_cond(x, searches, c)?),
+        Cond::And(v) => Expr::and(
+            v.iter()
+                .map(|x| lower_cond(x, searches, c))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        Cond::Or(v) => Expr::or(
+            v.iter()
+                .map(|x| lower_cond(x, searches, c))
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+    })
+}
+
+/// Lower one search identifier's definition.
+pub fn lower_search(s: &Search) -> Result<Expr, Error> {
+    match s {
+        Search::AllOf(items) => Ok(Expr::and(
+            items.iter().map(lower_item).collect::<Result<Vec<_>, _>>()?,
+        )),
+        Search::AnyOf(alts) => Ok(Expr::or(
+            alts.iter().map(lower_search).collect::<Result<Vec<_>, _>>()?,
+        )),
+        Search::Keywords(item) => lower_item(item),
+    }
+}
+
+fn verr(item: &DetectionItem, msg: String) -> Error {
+    Error::at(ErrorKind::Value(msg), item.path.clone())
+}
+
+/// Lower a detection item: each value to a predicate (or an OR of expansions), linked by
+/// OR (AND under `all`), negated under `neq`.
+pub fn lower_item(item: &DetectionItem) -> Result<Expr, Error> {
+    let negate = item.has(Modifier::Neq);
+    let expr = if item.has(Modifier::Exists) {
+        let field = item
+            .field
+            .clone()
+            .ok_or_else(|| verr(item, "'exists' needs a field name".into()))?;
+        match item.values.as_slice() {
+            [Value::Bool(true)] => Expr::pred(Pred::Exists { field }),
+            [Value::Bool(false)] => Expr::not(Expr::pred(Pred::Exists { field })),
+            _ => {
+                return Err(verr(
+                    item,
+                    "'exists' takes a single boolean value: true or false".into(),
+                ))
+            }
+        }
+    } else if item.values.is_empty() {
+        match &item.field {
+            Some(field) => Expr::pred(Pred::Null {
+                field: field.clone(),
+            }),
+            None => return Err(verr(item, "an empty keyword list matches nothing".into())),
+        }
+    } else {
+        let mut parts = Vec::with_capacity(item.values.len());
+        for v in &item.values {
+            parts.push(lower_value(item, v)?);
+        }
+        if item.has(Modifier::All) {
+            Expr::and(parts)
+        } else {
+            Expr::or(parts)
+        }
+    };
+    Ok(if negate { Expr::not(expr) } else { expr })
+}
+
+fn time_part(mods: &[Modifier]) -> Option<TimePart> {
+    mods.iter().find_map(|m| match m {
+        Modifier::Minute => Some(TimePart::Minute),
+        Modifier::Hour => Some(TimePart::Hour),
+        Modifier::Day => Some(TimePart::Day),
+        Modifier::Week => Some(TimePart::Week),
+        Modifier::Month => Some(TimePart::Month),
+        Modifier::Year => Some(TimePart::Year),
+        _ => None,
+    })
+}
+
+fn cmp_op(mods: &[Modifier]) -> Option<CmpOp> {
+    mods.iter().find_map(|m| match m {
+        Modifier::Gt => Some(CmpOp::Gt),
+        Modifier::Gte => Some(CmpOp::Gte),
+        Modifier::Lt => Some(CmpOp::Lt),
+        Modifier::Lte => Some(CmpOp::Lte),
+        _ => None,
+    })
+}
+
+/// Modifiers that make a value a string match (numbers become their decimal text).
+fn is_string_modifier(m: Modifier) -> bool {
+    use Modifier::*;
+    matches!(
+        m,
+        Contains
+            | StartsWith
+            | EndsWith
+            | Base64
+            | Base64Offset
+            | Utf16le
+            | Utf16be
+            | Utf16
+            | Wide
+            | Windash
+            | Re
+            | Cased
+            | Expand
+            | Cidr
+            | FieldRef
+    )
+}
+
+fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
+    let mods = &item.modifiers;
+    let field = item.field.as_deref();
+    let need_field = |what: &str| {
+        field
+            .map(str::to_string)
+            .ok_or_else(|| verr(item, format!("{what} needs a field name")))
+    };
+    let part = time_part(mods);
+    let op = cmp_op(mods);
+    if part.is_some() || op.is_some() {
+        let number = match v {
+            Value::Int(i) => Number::Int(*i),
+            Value::Float(f) => Number::Float(*f),
+            other => {
+                let m = mods
+                    .iter()
+                    .find(|m| matches!(m, Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte))
+                    .or_else(|| mods.iter().find(|m| time_part(&[**m]).is_some()))
+                    .map(|m| m.name())
+                    .unwrap_or("compare");
+                return Err(verr(
+                    item,
+                    format!("modifier '{m}' needs a number, found {other}"),
+                ));
+            }
+        };
+        return Ok(Expr::pred(Pred::Num {
+            field: need_field("a numeric comparison")?,
+            op: op.unwrap_or(CmpOp::Eq),
+            value: number,
+            part,
+        }));
+    }
+    let stringish = mods.iter().any(|m| is_string_modifier(*m));
+    let text = match v {
+        Value::Null => {
+            if let Some(m) = mods.iter().find(|m| !matches!(m, Modifier::All | Modifier::Neq)) {
+                return Err(verr(item, format!("null cannot be combined with modifier '{m}'")));
+            }
+            return Ok(Expr::pred(Pred::Null {
+                field: need_field("null")?,
+            }));
+        }
+        Value::Bool(b) => {
+            if stringish {
+                return Err(verr(
+                    item,
+                    "a boolean cannot be used with string modifiers; quote it to match the text"
+                        .into(),
+                ));
+            }
+            return Ok(Expr::pred(Pred::Bool {
+                field: need_field("a boolean")?,
+                value: *b,
+            }));
+        }
+        Value::Int(i) if !stringish => {
+            return Ok(match field {
+                Some(f) => Expr::pred(Pred::Num {
+                    field: f.to_string(),
+                    op: CmpOp::Eq,
+                    value: Number::Int(*i),
+                    part: None,
+                }),
+                None => keyword(Pattern::literal(&i.to_string()).contains(), false),
+            })
+        }
+        Value::Float(x) if !stringish => {
+            return Ok(match field {
+                Some(f) => Expr::pred(Pred::Num {
+                    field: f.to_string(),
+                    op: CmpOp::Eq,
+                    value: Number::Float(*x),
+                    part: None,
+                }),
+                None => keyword(Pattern::literal(&x.to_string()).contains(), false),
+            })
+        }
+        Value::Int(i) => i.to_string(),
+        Value::Float(x) => x.to_string(),
+        Value::Str(s) => s.clone(),
+    };
+    let cased = item.has(Modifier::Cased);
+
+    if item.has(Modifier::Re) {
+        let mut regex = text;
+        let mut flags = RegexFlags::default();
+        for m in mods {
+            match m {
+                Modifier::I => flags.ignore_case = true,
+                Modifier::M => flags.multi_line = true,
+                Modifier::S => flags.dot_all = true,
+                Modifier::Contains => {
+                    if !(regex.starts_with(".*") || regex.starts_with('^')) {
+                        regex.insert_str(0, ".*");
+                    }
+                    if !(regex.ends_with(".*") || regex.ends_with('$')) {
+                        regex.push_str(".*");
+                    }
+                }
+                Modifier::StartsWith => {
+                    if !(regex.ends_with(".*") || regex.ends_with('$')) {
+                        regex.push_str(".*");
+                    }
+                }
+                Modifier::EndsWith => {
+                    if !(regex.starts_with(".*") || regex.starts_with('^')) {
+                        regex.insert_str(0, ".*");
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut check = regex::RegexBuilder::new(&regex);
+        check
+            .case_insensitive(flags.ignore_case)
+            .multi_line(flags.multi_line)
+            .dot_matches_new_line(flags.dot_all)
+            .size_limit(1 << 22);
+        if let Err(e) = check.build() {
+            let msg = e.to_string();
+            let last = msg.lines().last().unwrap_or("").trim().to_string();
+            return Err(verr(item, format!("invalid regular expression '{regex}': {last}")));
+        }
+        return Ok(Expr::pred(Pred::Regex {
+            field: need_field("'re'")?,
+            regex,
+            flags,
+        }));
+    }
+
+    if item.has(Modifier::Cidr) {
+        let net: ipnet::IpNet = text
+            .trim()
+            .parse()
+            .or_else(|_| text.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .map_err(|_| verr(item, format!("invalid network '{text}' for 'cidr'")))?;
+        if net.trunc() != net {
+            return Err(verr(
+                item,
+                format!("network '{text}' has host bits set; did you mean '{}'?", net.trunc()),
+            ));
+        }
+        return Ok(Expr::pred(Pred::Cidr {
+            field: need_field("'cidr'")?,
+            net,
+        }));
+    }
+
+    if item.has(Modifier::FieldRef) {
+        let kind = if item.has(Modifier::Contains) {
+            RefKind::Contains
+        } else if item.has(Modifier::StartsWith) {
+            RefKind::StartsWith
+        } else if item.has(Modifier::EndsWith) {
+            RefKind::EndsWith
+        } else {
+            RefKind::Equals
+        };
+        if text.contains(['*', '?']) {
+            return Err(verr(item, format!("'fieldref' names a field; '{text}' has wildcards")));
+        }
+        return Ok(Expr::pred(Pred::FieldRef {
+            field: need_field("'fieldref'")?,
+            other: text,
+            kind,
+            cased,
+        }));
+    }
+
+    let expand = item.has(Modifier::Expand);
+    let mut work = vec![Working {
+        pattern: value::parse_sigma_string(&text, expand),
+        bytes: false,
+    }];
+    let mut positioned = false;
+    for m in mods {
+        let mut next = Vec::with_capacity(work.len());
+        for w in work {
+            match m {
+                Modifier::Contains => {
+                    positioned = true;
+                    next.push(Working {
+                        pattern: w.pattern.contains(),
+                        ..w
+                    })
+                }
+                Modifier::StartsWith => {
+                    positioned = true;
+                    next.push(Working {
+                        pattern: w.pattern.startswith(),
+                        ..w
+                    })
+                }
+                Modifier::EndsWith => {
+                    positioned = true;
+                    next.push(Working {
+                        pattern: w.pattern.endswith(),
+                        ..w
+                    })
+                }
+                Modifier::Base64 => next.push(value::base64(&w).map_err(|e| verr(item, e))?),
+                Modifier::Base64Offset => {
+                    next.extend(value::base64offset(&w).map_err(|e| verr(item, e))?)
+                }
+                Modifier::Utf16le | Modifier::Wide => next.push(value::utf16(&w, false, false)),
+                Modifier::Utf16be => next.push(value::utf16(&w, true, false)),
+                Modifier::Utf16 => next.push(value::utf16(&w, false, true)),
+                Modifier::Windash => next.extend(value::windash(&w).map_err(|e| verr(item, e))?),
+                _ => next.push(w),
+            }
+        }
+        work = next;
+        if work.len() > MAX_LEAVES {
+            return Err(verr(item, format!("value expands to more than {MAX_LEAVES} variants")));
+        }
+    }
+    // Expansions are OR-ed even under `all` (pySigma's SigmaExpansion).
+    let mut seen = std::collections::HashSet::new();
+    let alts = work
+        .into_iter()
+        .filter(|w| seen.insert(w.pattern.clone()))
+        .map(|w| match field {
+            Some(f) => Expr::pred(Pred::Str {
+                field: f.to_string(),
+                pattern: w.pattern,
+                cased,
+            }),
+            None => keyword(
+                if positioned {
+                    w.pattern
+                } else {
+                    w.pattern.contains()
+                },
+                cased,
+            ),
+        });
+    Ok(Expr::or(alts))
+}
+
+fn keyword(pattern: Pattern, cased: bool) -> Expr {
+    Expr::pred(Pred::Keyword { pattern, cased })
+}
