@@ -62,9 +62,8 @@ pub fn find_rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
     let mut out = vec![];
     for p in paths {
         if p.is_dir() {
-            walk(p, &mut out).map_err(|e| {
-                Error::new(ErrorKind::Io(format!("{}: {e}", p.display())))
-            })?;
+            walk(p, &mut out)
+                .map_err(|e| Error::new(ErrorKind::Io(format!("{}: {e}", p.display()))))?;
         } else if p.exists() {
             out.push(p.clone());
         } else {
@@ -113,7 +112,10 @@ impl Collection {
     /// affected file).
     pub fn resolve_errors(&self, errors: &mut [Error]) {
         let mut locators: HashMap<&str, crate::locate::Locator> = HashMap::new();
-        for e in errors.iter_mut().filter(|e| e.span.is_none() && e.path.is_some()) {
+        for e in errors
+            .iter_mut()
+            .filter(|e| e.span.is_none() && e.path.is_some())
+        {
             let Some(file) = self.files.iter().find(|f| f.path == e.file) else {
                 continue;
             };
@@ -162,7 +164,8 @@ impl Collection {
             match lower_detection(&f.detection) {
                 Ok(conds) => lowered_filters.push(Some(Expr::and(conds))),
                 Err(errs) => {
-                    out.errors.extend(errs.into_iter().map(|e| locate(e, &f.meta)));
+                    out.errors
+                        .extend(errs.into_iter().map(|e| locate(e, &f.meta)));
                     lowered_filters.push(None);
                 }
             }
@@ -183,7 +186,9 @@ impl Collection {
                     }
                     out.rules.push(ir);
                 }
-                Err(errs) => out.errors.extend(errs.into_iter().map(|e| locate(e, &r.meta))),
+                Err(errs) => out
+                    .errors
+                    .extend(errs.into_iter().map(|e| locate(e, &r.meta))),
             }
         }
         out.emit = vec![true; out.rules.len()];
@@ -291,7 +296,9 @@ fn applies(f: &Filter, r: &Rule) -> bool {
     let named = match &f.targets {
         FilterTargets::Any => true,
         FilterTargets::Rules(list) => list.iter().any(|t| {
-            r.meta.id.is_some_and(|id| id.to_string() == t.to_ascii_lowercase())
+            r.meta
+                .id
+                .is_some_and(|id| id.to_string() == t.to_ascii_lowercase())
                 || r.meta.name.as_deref() == Some(t.as_str())
         }),
     };
@@ -304,7 +311,10 @@ fn locate(mut e: Error, meta: &RuleMeta) -> Error {
     e
 }
 
-fn resolve_correlation(c: &Correlation, by_name: &HashMap<String, RuleRef>) -> Result<CorrelationIr, Error> {
+fn resolve_correlation(
+    c: &Correlation,
+    by_name: &HashMap<String, RuleRef>,
+) -> Result<CorrelationIr, Error> {
     let mut refs = Vec::with_capacity(c.rules.len());
     for (i, name) in c.rules.iter().enumerate() {
         let key = crate::load::parse_uuid(name)

@@ -21,7 +21,10 @@ use nom::{IResult, Parser};
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cond {
     /// A search identifier; `offset` is its byte offset in the condition text.
-    Ident { name: String, offset: usize },
+    Ident {
+        name: String,
+        offset: usize,
+    },
     /// `1 of pattern`, `any of pattern`, `all of pattern`; `them` is a pattern too.
     Of {
         quantifier: Quantifier,
@@ -107,7 +110,14 @@ impl<'a> Parser_<'a> {
                 Err(_) => break,
             }
         }
-        Ok((i, if items.len() == 1 { items.remove(0) } else { Cond::Or(items) }))
+        Ok((
+            i,
+            if items.len() == 1 {
+                items.remove(0)
+            } else {
+                Cond::Or(items)
+            },
+        ))
     }
 
     fn and_expr(&self, i: &'a str) -> Res<'a, Cond> {
@@ -127,7 +137,14 @@ impl<'a> Parser_<'a> {
                 Err(_) => break,
             }
         }
-        Ok((i, if items.len() == 1 { items.remove(0) } else { Cond::And(items) }))
+        Ok((
+            i,
+            if items.len() == 1 {
+                items.remove(0)
+            } else {
+                Cond::And(items)
+            },
+        ))
     }
 
     fn not_expr(&self, i: &'a str) -> Res<'a, Cond> {
@@ -259,15 +276,27 @@ pub fn parse(text: &str) -> Result<Cond, CondError> {
                 });
             } else {
                 let word: String = trimmed.chars().take_while(|c| is_ident_char(*c)).collect();
+                let word = if word.is_empty() {
+                    trimmed.chars().next().map(String::from).unwrap_or_default()
+                } else {
+                    word
+                };
+                if word == "("
+                    && matches!(&cond, Cond::Ident { name, .. } if ["count", "min", "max", "avg", "sum", "near"].contains(&name.as_str()))
+                {
+                    return Err(CondError {
+                        offset: 0,
+                        message: "aggregation functions are not part of Sigma 2 conditions; \
+                                  express this as a correlation rule"
+                            .into(),
+                    });
+                }
                 format!("expected 'and', 'or' or the end of the condition, found '{word}'")
             };
             Err(CondError { offset, message })
         }
         Err(_) => {
-            let (offset, message) = p
-                .error
-                .get()
-                .unwrap_or((0, "cannot parse the condition"));
+            let (offset, message) = p.error.get().unwrap_or((0, "cannot parse the condition"));
             Err(CondError {
                 offset,
                 message: message.to_string(),

@@ -30,7 +30,11 @@
 //! );
 //! ```
 
+// Errors carry file, path and position; they are the cold path, so their size is fine.
+#![allow(clippy::result_large_err)]
+
 pub mod ast;
+pub mod backend;
 pub mod collection;
 pub mod condition;
 pub mod error;

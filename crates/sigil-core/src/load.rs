@@ -90,10 +90,13 @@ pub fn load_str(src: &str, path: impl Into<Arc<str>>) -> LoadedFile {
             out.errors.push(Error::new(ErrorKind::Empty));
         }
         for (index, doc) in docs {
-            match convert_document(&doc, &Source {
-                path: path.clone(),
-                document: index,
-            }) {
+            match convert_document(
+                &doc,
+                &Source {
+                    path: path.clone(),
+                    document: index,
+                },
+            ) {
                 Ok(d) => out.documents.push(d),
                 Err(errs) => out.errors.extend(errs.into_iter().map(|mut e| {
                     e.document = index;
@@ -301,7 +304,12 @@ impl Conv {
                 .filter_map(|(i, v)| match scalar_text(v) {
                     Some(s) => Some(s),
                     None => {
-                        self.push(type_err(key, "a list of strings", v, path.key(key).index(i)));
+                        self.push(type_err(
+                            key,
+                            "a list of strings",
+                            v,
+                            path.key(key).index(i),
+                        ));
                         None
                     }
                 })
@@ -354,7 +362,8 @@ pub fn parse_date(s: &str) -> Option<Date> {
     if it.next().is_some() || y.len() != 4 || (!legacy && (m.len() != 2 || d.len() != 2)) {
         return None;
     }
-    let all_digits = |x: &str| !x.is_empty() && x.len() <= 2 && x.bytes().all(|b| b.is_ascii_digit());
+    let all_digits =
+        |x: &str| !x.is_empty() && x.len() <= 2 && x.bytes().all(|b| b.is_ascii_digit());
     if !y.bytes().all(|b| b.is_ascii_digit()) || !all_digits(m) || !all_digits(d) {
         return None;
     }
@@ -463,21 +472,26 @@ fn convert_meta(c: &mut Conv, map: &Mapping, source: &Source, extra_known: &[&st
     meta.date = c.date(map, "date", &root);
     meta.modified = c.date(map, "modified", &root);
     if let Some(s) = c.string(map, "status", &root) {
-        match Status::ALL.iter().find(|x| x.name().eq_ignore_ascii_case(&s)) {
+        match Status::ALL
+            .iter()
+            .find(|x| x.name().eq_ignore_ascii_case(&s))
+        {
             Some(st) => meta.status = Some(*st),
             None => c.push(Error::at(
                 ErrorKind::Invalid {
                     what: "status",
                     value: s,
-                    reason: "expected stable, test, experimental, deprecated or unsupported"
-                        .into(),
+                    reason: "expected stable, test, experimental, deprecated or unsupported".into(),
                 },
                 root.key("status"),
             )),
         }
     }
     if let Some(s) = c.string(map, "level", &root) {
-        match Level::ALL.iter().find(|x| x.name().eq_ignore_ascii_case(&s)) {
+        match Level::ALL
+            .iter()
+            .find(|x| x.name().eq_ignore_ascii_case(&s))
+        {
             Some(l) => meta.level = Some(*l),
             None => c.push(Error::at(
                 ErrorKind::Invalid {
@@ -679,7 +693,12 @@ fn convert_rule(c: &mut Conv, map: &Mapping, source: &Source) -> Option<Rule> {
     let detection = match map.get("detection") {
         Some(Y::Mapping(d)) => convert_detection(c, d, &YamlPath::of(&["detection"]), &[]),
         Some(other) => {
-            c.push(type_err("detection", "a map", other, YamlPath::of(&["detection"])));
+            c.push(type_err(
+                "detection",
+                "a map",
+                other,
+                YamlPath::of(&["detection"]),
+            ));
             None
         }
         None => {
@@ -725,7 +744,12 @@ fn convert_detection(
                         }
                     }
                 }
-                other => c.push(type_err("condition", "a string or a list of strings", other, p)),
+                other => c.push(type_err(
+                    "condition",
+                    "a string or a list of strings",
+                    other,
+                    p,
+                )),
             }
             continue;
         }
@@ -838,7 +862,9 @@ fn keyword_item(c: &mut Conv, v: &Y, path: &YamlPath) -> Option<DetectionItem> {
     }
     if values.iter().any(|x| matches!(x, Value::Bool(_))) {
         c.push(Error::at(
-            ErrorKind::Value("a keyword cannot be a boolean: booleans must be bound to a field".into()),
+            ErrorKind::Value(
+                "a keyword cannot be a boolean: booleans must be bound to a field".into(),
+            ),
             path.clone(),
         ));
         return None;
@@ -1000,17 +1026,30 @@ fn convert_filter(c: &mut Conv, map: &Mapping, source: &Source) -> Option<Filter
         Some(Y::Sequence(v)) if v.is_empty() => FilterTargets::Any,
         Some(Y::Sequence(_)) => FilterTargets::Rules(c.string_list(f, "rules", &path)),
         Some(other) => {
-            c.push(type_err("rules", "a list of rule ids or names, or 'any'", other, path.key("rules")));
+            c.push(type_err(
+                "rules",
+                "a list of rule ids or names, or 'any'",
+                other,
+                path.key("rules"),
+            ));
             return None;
         }
         None => {
-            c.push(Error::at(ErrorKind::Missing("filter.rules"), path.clone().at_key()));
+            c.push(Error::at(
+                ErrorKind::Missing("filter.rules"),
+                path.clone().at_key(),
+            ));
             return None;
         }
     };
     if let Some(cond) = f.get("condition") {
         if !cond.is_string() {
-            c.push(type_err("condition", "a string", cond, path.key("condition")));
+            c.push(type_err(
+                "condition",
+                "a string",
+                cond,
+                path.key("condition"),
+            ));
             return None;
         }
     }
@@ -1057,7 +1096,10 @@ fn convert_correlation(c: &mut Conv, map: &Mapping, source: &Source) -> Option<C
             }
         },
         None => {
-            c.push(Error::at(ErrorKind::Missing("correlation.type"), path.clone().at_key()));
+            c.push(Error::at(
+                ErrorKind::Missing("correlation.type"),
+                path.clone().at_key(),
+            ));
             None
         }
     };
@@ -1076,7 +1118,12 @@ fn convert_correlation(c: &mut Conv, map: &Mapping, source: &Source) -> Option<C
         Some(Y::Mapping(am)) => {
             for (alias, target) in am {
                 let (Some(alias), Some(tm)) = (alias.as_str(), target.as_mapping()) else {
-                    c.push(type_err("aliases", "a map of alias: {rule: field}", target, path.key("aliases")));
+                    c.push(type_err(
+                        "aliases",
+                        "a map of alias: {rule: field}",
+                        target,
+                        path.key("aliases"),
+                    ));
                     continue;
                 };
                 let mut per_rule = IndexMap::new();
@@ -1128,7 +1175,10 @@ fn convert_correlation(c: &mut Conv, map: &Mapping, source: &Source) -> Option<C
                     path.key("timespan"),
                 ));
             } else {
-                c.push(Error::at(ErrorKind::Missing("correlation.timespan"), path.clone().at_key()));
+                c.push(Error::at(
+                    ErrorKind::Missing("correlation.timespan"),
+                    path.clone().at_key(),
+                ));
             }
             None
         }
@@ -1137,7 +1187,12 @@ fn convert_correlation(c: &mut Conv, map: &Mapping, source: &Source) -> Option<C
         None | Some(Y::Null) => false,
         Some(Y::Bool(b)) => *b,
         Some(other) => {
-            c.push(type_err("generate", "a boolean", other, path.key("generate")));
+            c.push(type_err(
+                "generate",
+                "a boolean",
+                other,
+                path.key("generate"),
+            ));
             false
         }
     };
@@ -1313,8 +1368,12 @@ fn parse_extended(s: &str) -> Result<ExtendedCond, (usize, String)> {
                 ))
             }
             condition::Cond::Not(x) => ExtendedCond::Not(Box::new(conv(x)?)),
-            condition::Cond::And(v) => ExtendedCond::And(v.iter().map(conv).collect::<Result<_, _>>()?),
-            condition::Cond::Or(v) => ExtendedCond::Or(v.iter().map(conv).collect::<Result<_, _>>()?),
+            condition::Cond::And(v) => {
+                ExtendedCond::And(v.iter().map(conv).collect::<Result<_, _>>()?)
+            }
+            condition::Cond::Or(v) => {
+                ExtendedCond::Or(v.iter().map(conv).collect::<Result<_, _>>()?)
+            }
         })
     }
     conv(&cond)

@@ -157,7 +157,12 @@ impl Locator {
 
     /// Position of byte `offset` inside the scalar at `path` (for condition errors). Exact
     /// for single-line scalars; quoted scalars skip their opening quote.
-    pub fn locate_in_scalar(&self, document: usize, path: &YamlPath, offset: usize) -> Option<Span> {
+    pub fn locate_in_scalar(
+        &self,
+        document: usize,
+        path: &YamlPath,
+        offset: usize,
+    ) -> Option<Span> {
         let (node, _) = self.find(document, path)?;
         match node {
             Node::Scalar {
@@ -186,13 +191,40 @@ mod tests {
         let src = "title: t\ndetection:\n    sel:\n        Image|contians: 'x'\n        L:\n            - a\n            - b\n    condition: 'sel and x'\n---\nother: 1\n";
         let l = Locator::new(src);
         let p = YamlPath::of(&["detection", "sel", "Image|contians"]);
-        assert_eq!(l.locate(0, &p.clone().at_key()), Some(Span { line: 4, column: 9 }));
-        assert_eq!(l.locate(0, &p), Some(Span { line: 4, column: 25 }));
+        assert_eq!(
+            l.locate(0, &p.clone().at_key()),
+            Some(Span { line: 4, column: 9 })
+        );
+        assert_eq!(
+            l.locate(0, &p),
+            Some(Span {
+                line: 4,
+                column: 25
+            })
+        );
         let p = YamlPath::of(&["detection", "sel", "L"]).index(1);
-        assert_eq!(l.locate(0, &p), Some(Span { line: 7, column: 15 }));
+        assert_eq!(
+            l.locate(0, &p),
+            Some(Span {
+                line: 7,
+                column: 15
+            })
+        );
         let c = YamlPath::of(&["detection", "condition"]);
-        assert_eq!(l.locate_in_scalar(0, &c, 8), Some(Span { line: 8, column: 25 }));
-        assert_eq!(l.locate(1, &YamlPath::of(&["other"])), Some(Span { line: 10, column: 8 }));
+        assert_eq!(
+            l.locate_in_scalar(0, &c, 8),
+            Some(Span {
+                line: 8,
+                column: 25
+            })
+        );
+        assert_eq!(
+            l.locate(1, &YamlPath::of(&["other"])),
+            Some(Span {
+                line: 10,
+                column: 8
+            })
+        );
         // Missing leaf: falls back to the parent key.
         let p = YamlPath::of(&["detection", "nope"]);
         assert_eq!(l.locate(0, &p), Some(Span { line: 2, column: 1 }));

@@ -106,7 +106,10 @@ fn lower_cond(cond: &Cond, searches: &IndexMap<&str, Expr>, c: &Condition) -> Re
                 .map(|(_, e)| e.clone())
                 .collect();
             if matched.is_empty() {
-                return Err(at(ErrorKind::PatternMatchesNothing(pattern.clone()), *offset));
+                return Err(at(
+                    ErrorKind::PatternMatchesNothing(pattern.clone()),
+                    *offset,
+                ));
             }
             match quantifier {
                 Quantifier::All => Expr::and(matched),
@@ -131,10 +134,15 @@ fn lower_cond(cond: &Cond, searches: &IndexMap<&str, Expr>, c: &Condition) -> Re
 pub fn lower_search(s: &Search) -> Result<Expr, Error> {
     match s {
         Search::AllOf(items) => Ok(Expr::and(
-            items.iter().map(lower_item).collect::<Result<Vec<_>, _>>()?,
+            items
+                .iter()
+                .map(lower_item)
+                .collect::<Result<Vec<_>, _>>()?,
         )),
         Search::AnyOf(alts) => Ok(Expr::or(
-            alts.iter().map(lower_search).collect::<Result<Vec<_>, _>>()?,
+            alts.iter()
+                .map(lower_search)
+                .collect::<Result<Vec<_>, _>>()?,
         )),
         Search::Keywords(item) => lower_item(item),
     }
@@ -246,7 +254,12 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
             other => {
                 let m = mods
                     .iter()
-                    .find(|m| matches!(m, Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte))
+                    .find(|m| {
+                        matches!(
+                            m,
+                            Modifier::Gt | Modifier::Gte | Modifier::Lt | Modifier::Lte
+                        )
+                    })
                     .or_else(|| mods.iter().find(|m| time_part(&[**m]).is_some()))
                     .map(|m| m.name())
                     .unwrap_or("compare");
@@ -266,8 +279,14 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
     let stringish = mods.iter().any(|m| is_string_modifier(*m));
     let text = match v {
         Value::Null => {
-            if let Some(m) = mods.iter().find(|m| !matches!(m, Modifier::All | Modifier::Neq)) {
-                return Err(verr(item, format!("null cannot be combined with modifier '{m}'")));
+            if let Some(m) = mods
+                .iter()
+                .find(|m| !matches!(m, Modifier::All | Modifier::Neq))
+            {
+                return Err(verr(
+                    item,
+                    format!("null cannot be combined with modifier '{m}'"),
+                ));
             }
             return Ok(Expr::pred(Pred::Null {
                 field: need_field("null")?,
@@ -330,15 +349,11 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
                         regex.push_str(".*");
                     }
                 }
-                Modifier::StartsWith => {
-                    if !(regex.ends_with(".*") || regex.ends_with('$')) {
-                        regex.push_str(".*");
-                    }
+                Modifier::StartsWith if !(regex.ends_with(".*") || regex.ends_with('$')) => {
+                    regex.push_str(".*");
                 }
-                Modifier::EndsWith => {
-                    if !(regex.starts_with(".*") || regex.starts_with('^')) {
-                        regex.insert_str(0, ".*");
-                    }
+                Modifier::EndsWith if !(regex.starts_with(".*") || regex.starts_with('^')) => {
+                    regex.insert_str(0, ".*");
                 }
                 _ => {}
             }
@@ -352,7 +367,10 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
         if let Err(e) = check.build() {
             let msg = e.to_string();
             let last = msg.lines().last().unwrap_or("").trim().to_string();
-            return Err(verr(item, format!("invalid regular expression '{regex}': {last}")));
+            return Err(verr(
+                item,
+                format!("invalid regular expression '{regex}': {last}"),
+            ));
         }
         return Ok(Expr::pred(Pred::Regex {
             field: need_field("'re'")?,
@@ -365,12 +383,19 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
         let net: ipnet::IpNet = text
             .trim()
             .parse()
-            .or_else(|_| text.trim().parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+            .or_else(|_| {
+                text.trim()
+                    .parse::<std::net::IpAddr>()
+                    .map(ipnet::IpNet::from)
+            })
             .map_err(|_| verr(item, format!("invalid network '{text}' for 'cidr'")))?;
         if net.trunc() != net {
             return Err(verr(
                 item,
-                format!("network '{text}' has host bits set; did you mean '{}'?", net.trunc()),
+                format!(
+                    "network '{text}' has host bits set; did you mean '{}'?",
+                    net.trunc()
+                ),
             ));
         }
         return Ok(Expr::pred(Pred::Cidr {
@@ -390,7 +415,10 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
             RefKind::Equals
         };
         if text.contains(['*', '?']) {
-            return Err(verr(item, format!("'fieldref' names a field; '{text}' has wildcards")));
+            return Err(verr(
+                item,
+                format!("'fieldref' names a field; '{text}' has wildcards"),
+            ));
         }
         return Ok(Expr::pred(Pred::FieldRef {
             field: need_field("'fieldref'")?,
@@ -444,7 +472,10 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
         }
         work = next;
         if work.len() > MAX_LEAVES {
-            return Err(verr(item, format!("value expands to more than {MAX_LEAVES} variants")));
+            return Err(verr(
+                item,
+                format!("value expands to more than {MAX_LEAVES} variants"),
+            ));
         }
     }
     // Expansions are OR-ed even under `all` (pySigma's SigmaExpansion).

@@ -171,10 +171,11 @@ impl Modifier {
         if let Some(m) = Modifier::parse(&lower) {
             return Some(m.name());
         }
-        let names = Modifier::ALL
-            .iter()
-            .map(|m| m.name())
-            .chain(["ignorecase", "multiline", "dotall"]);
+        let names =
+            Modifier::ALL
+                .iter()
+                .map(|m| m.name())
+                .chain(["ignorecase", "multiline", "dotall"]);
         let mut best: Option<(usize, &'static str)> = None;
         for n in names {
             let d = crate::edit_distance(&lower, n);
@@ -192,7 +193,10 @@ impl Modifier {
         matches!(self, Gt | Gte | Lt | Lte)
     }
     fn is_encoding(self) -> bool {
-        matches!(self, Base64 | Base64Offset | Utf16le | Utf16be | Utf16 | Wide)
+        matches!(
+            self,
+            Base64 | Base64Offset | Utf16le | Utf16be | Utf16 | Wide
+        )
     }
     fn is_position(self) -> bool {
         matches!(self, Contains | StartsWith | EndsWith)
@@ -266,7 +270,10 @@ pub fn check_chain(mods: &[Modifier], keyword: bool) -> Result<(), ChainError> {
             }
             Contains | StartsWith | EndsWith => {
                 if !matches!(kind, Kind::Plain | Kind::Regex | Kind::FieldRef) {
-                    return err(i, format!("modifier '{m}' cannot follow {}", kind_name(kind)));
+                    return err(
+                        i,
+                        format!("modifier '{m}' cannot follow {}", kind_name(kind)),
+                    );
                 }
                 if let Some(p) = position {
                     return err(
@@ -278,7 +285,10 @@ pub fn check_chain(mods: &[Modifier], keyword: bool) -> Result<(), ChainError> {
             }
             Base64 | Base64Offset | Utf16le | Utf16be | Utf16 | Wide | Windash => {
                 if kind != Kind::Plain {
-                    return err(i, format!("modifier '{m}' cannot follow {}", kind_name(kind)));
+                    return err(
+                        i,
+                        format!("modifier '{m}' cannot follow {}", kind_name(kind)),
+                    );
                 }
                 if position.is_some() && m.is_encoding() {
                     return err(
@@ -292,20 +302,34 @@ pub fn check_chain(mods: &[Modifier], keyword: bool) -> Result<(), ChainError> {
             }
             Cased => {
                 if !matches!(kind, Kind::Plain | Kind::FieldRef) {
-                    return err(i, format!("modifier 'cased' cannot follow {}", kind_name(kind)));
+                    return err(
+                        i,
+                        format!("modifier 'cased' cannot follow {}", kind_name(kind)),
+                    );
                 }
             }
             Expand => {
                 if !matches!(kind, Kind::Plain | Kind::Regex) {
-                    return err(i, format!("modifier 'expand' cannot follow {}", kind_name(kind)));
+                    return err(
+                        i,
+                        format!("modifier 'expand' cannot follow {}", kind_name(kind)),
+                    );
                 }
             }
             Gt | Gte | Lt | Lte => {
                 if !matches!(kind, Kind::Plain | Kind::TimePart) {
-                    return err(i, format!("modifier '{m}' cannot follow {}", kind_name(kind)));
+                    return err(
+                        i,
+                        format!("modifier '{m}' cannot follow {}", kind_name(kind)),
+                    );
                 }
                 if seen[..i].iter().any(|x| x.is_position() || x.is_encoding()) {
-                    return err(i, format!("modifier '{m}' compares numbers; it cannot follow string modifiers"));
+                    return err(
+                        i,
+                        format!(
+                            "modifier '{m}' compares numbers; it cannot follow string modifiers"
+                        ),
+                    );
                 }
                 kind = Kind::Compare;
             }

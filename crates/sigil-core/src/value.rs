@@ -134,7 +134,7 @@ pub fn base64offset(w: &Working) -> Result<Vec<Working>, String> {
     let start = [0usize, 2, 3];
     let len = bytes.len();
     let mut out = Vec::with_capacity(3);
-    for i in 0..3 {
+    for (i, &skip) in start.iter().enumerate() {
         let mut padded = vec![b' '; i];
         padded.extend_from_slice(&bytes);
         let enc = base64::engine::general_purpose::STANDARD.encode(&padded);
@@ -144,7 +144,7 @@ pub fn base64offset(w: &Working) -> Result<Vec<Working>, String> {
             1 => enc.len().saturating_sub(3),
             _ => enc.len().saturating_sub(2),
         };
-        let s = enc.get(start[i]..end.max(start[i])).unwrap_or("");
+        let s = enc.get(skip..end.max(skip)).unwrap_or("");
         out.push(Working {
             pattern: Pattern::literal(s),
             bytes: false,
@@ -225,20 +225,35 @@ mod tests {
 
     #[test]
     fn escapes_follow_the_spec() {
-        assert_eq!(parse_sigma_string(r"C:\Windows\x", false).as_literal(), Some(r"C:\Windows\x"));
-        assert_eq!(parse_sigma_string(r"C:\\Windows", false).as_literal(), Some(r"C:\Windows"));
+        assert_eq!(
+            parse_sigma_string(r"C:\Windows\x", false).as_literal(),
+            Some(r"C:\Windows\x")
+        );
+        assert_eq!(
+            parse_sigma_string(r"C:\\Windows", false).as_literal(),
+            Some(r"C:\Windows")
+        );
         assert_eq!(parse_sigma_string(r"\*", false).as_literal(), Some("*"));
         assert_eq!(show(r"\\*"), r#"[Lit("\\"), Star]"#);
         assert_eq!(parse_sigma_string(r"\\\*", false).as_literal(), Some(r"\*"));
         assert_eq!(parse_sigma_string(r"\\\\", false).as_literal(), Some(r"\\"));
         assert_eq!(parse_sigma_string(r"\\\", false).as_literal(), Some(r"\\"));
-        assert_eq!(parse_sigma_string(r"abc\", false).as_literal(), Some(r"abc\"));
-        assert_eq!(show("a*b?c"), r#"[Lit("a"), Star, Lit("b"), Question, Lit("c")]"#);
+        assert_eq!(
+            parse_sigma_string(r"abc\", false).as_literal(),
+            Some(r"abc\")
+        );
+        assert_eq!(
+            show("a*b?c"),
+            r#"[Lit("a"), Star, Lit("b"), Question, Lit("c")]"#
+        );
     }
 
     #[test]
     fn placeholders_only_with_expand() {
-        assert_eq!(parse_sigma_string("%TEMP%\\x", false).as_literal(), Some("%TEMP%\\x"));
+        assert_eq!(
+            parse_sigma_string("%TEMP%\\x", false).as_literal(),
+            Some("%TEMP%\\x")
+        );
         let p = parse_sigma_string("x%Admins%y", true);
         assert_eq!(
             p.pieces(),
@@ -296,7 +311,15 @@ mod tests {
         let mut star = Pattern::new();
         star.push(Piece::Star);
         star.push_lit("-x");
-        assert_eq!(windash(&Working { pattern: star, bytes: false }).unwrap().len(), 5);
+        assert_eq!(
+            windash(&Working {
+                pattern: star,
+                bytes: false
+            })
+            .unwrap()
+            .len(),
+            5
+        );
         assert!(windash(&text("-a -b -c -d -e -f -g")).is_err());
     }
 }
