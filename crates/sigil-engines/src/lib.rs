@@ -38,7 +38,10 @@ pub fn require_engines() -> bool {
 }
 
 /// The common "engine missing" path: a loud skip, or an error when engines are required.
-pub(crate) fn unavailable<T>(engine: &str, reason: impl std::fmt::Display) -> anyhow::Result<Option<T>> {
+pub(crate) fn unavailable<T>(
+    engine: &str,
+    reason: impl std::fmt::Display,
+) -> anyhow::Result<Option<T>> {
     if require_engines() {
         anyhow::bail!("{engine} not available: {reason} ({REQUIRE_ENGINES_ENV}=1)");
     }

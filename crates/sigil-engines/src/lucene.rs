@@ -79,7 +79,11 @@ use crate::unavailable;
 const ENGINE: &str = "Lucene";
 const JAVA_SOURCE: &str = include_str!("../java/SigilLucene.java");
 /// Jars needed on the class path (file name stems under `/usr/share/java`).
-const JARS: &[&str] = &["lucene-core", "lucene-queryparser", "lucene-analyzers-common"];
+const JARS: &[&str] = &[
+    "lucene-core",
+    "lucene-queryparser",
+    "lucene-analyzers-common",
+];
 
 /// How values are indexed and query terms normalized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -324,9 +328,16 @@ fn find_java() -> Result<(PathBuf, PathBuf), String> {
 
 fn find_jars() -> Result<Vec<PathBuf>, String> {
     if let Ok(cp) = std::env::var("SIGIL_LUCENE_CLASSPATH") {
-        let jars: Vec<PathBuf> = cp.split(':').filter(|s| !s.is_empty()).map(PathBuf::from).collect();
+        let jars: Vec<PathBuf> = cp
+            .split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect();
         if let Some(missing) = jars.iter().find(|j| !j.is_file()) {
-            return Err(format!("SIGIL_LUCENE_CLASSPATH: {} not found", missing.display()));
+            return Err(format!(
+                "SIGIL_LUCENE_CLASSPATH: {} not found",
+                missing.display()
+            ));
         }
         return Ok(jars);
     }

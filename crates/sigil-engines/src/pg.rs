@@ -80,7 +80,8 @@ impl Postgres {
             version: String::new(),
         };
         // from here on, Drop cleans up whatever was created
-        pg.init().with_context(|| format!("starting PostgreSQL in {}", pg.dir.display()))?;
+        pg.init()
+            .with_context(|| format!("starting PostgreSQL in {}", pg.dir.display()))?;
         Ok(Some(pg))
     }
 
@@ -110,8 +111,8 @@ impl Postgres {
             ],
         )?;
         let conf = data.join("postgresql.conf");
-        let mut text =
-            std::fs::read_to_string(&conf).with_context(|| format!("reading {}", conf.display()))?;
+        let mut text = std::fs::read_to_string(&conf)
+            .with_context(|| format!("reading {}", conf.display()))?;
         text.push_str(&format!(
             "\n# sigil-engines\nlisten_addresses = ''\nunix_socket_directories = '{}'\nport = {PORT}\n\
              fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 20\n\
@@ -258,7 +259,12 @@ impl Postgres {
     /// event index (unless a column is named `id`), each column's value comes from its
     /// `source` path in the event (strings as is, numbers/booleans as their JSON text,
     /// objects/arrays as JSON text, missing/null as NULL) cast to `sql_type`.
-    pub fn create_flat_table(&mut self, table: &str, columns: &[Column], events: &[Value]) -> Result<()> {
+    pub fn create_flat_table(
+        &mut self,
+        table: &str,
+        columns: &[Column],
+        events: &[Value],
+    ) -> Result<()> {
         let t = quote_ident(table);
         let own_id = columns.iter().any(|c| c.name == "id");
         let mut defs = Vec::new();
@@ -396,9 +402,11 @@ fn find_bin() -> Result<PathBuf, String> {
             return Ok(p.to_path_buf());
         }
     }
-    Err("no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin, \
+    Err(
+        "no PostgreSQL server binaries (initdb, pg_ctl) in /usr/lib/postgresql/*/bin, \
          pg_config --bindir or PATH; run scripts/install-engines.sh"
-        .into())
+            .into(),
+    )
 }
 
 fn user_ids(user: &str) -> Result<(u32, u32)> {
@@ -408,7 +416,10 @@ fn user_ids(user: &str) -> Result<(u32, u32)> {
             .output()
             .with_context(|| format!("running id {flag} {user}"))?;
         if !out.status.success() {
-            bail!("id {flag} {user}: {}", String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "id {flag} {user}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         String::from_utf8_lossy(&out.stdout)
             .trim()
@@ -423,7 +434,12 @@ fn ensure_system_user() -> Result<()> {
         return Ok(());
     }
     let out = Command::new("useradd")
-        .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin"])
+        .args([
+            "--system",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+        ])
         .arg(PG_SYSTEM_USER)
         .output()
         .context("running useradd")?;

@@ -29,11 +29,15 @@ pub(crate) fn fnv64(parts: &[&[u8]]) -> u64 {
     h
 }
 
-/// Directory for compiled helpers: `$SIGIL_ENGINES_CACHE` or `<tmp>/sigil-engines-cache`.
+/// Directory for compiled helpers: `$SIGIL_ENGINES_CACHE` or `<tmp>/sigil-engines-cache-<uid>`.
 pub(crate) fn cache_root() -> PathBuf {
     std::env::var_os("SIGIL_ENGINES_CACHE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("sigil-engines-cache"))
+        .unwrap_or_else(|| {
+            // SAFETY: geteuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::geteuid() };
+            std::env::temp_dir().join(format!("sigil-engines-cache-{uid}"))
+        })
 }
 
 pub(crate) fn is_root() -> bool {
