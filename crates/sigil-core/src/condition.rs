@@ -291,7 +291,14 @@ pub fn parse(text: &str) -> Result<Cond, CondError> {
                             .into(),
                     });
                 }
-                format!("expected 'and', 'or' or the end of the condition, found '{word}'")
+                if ["and", "or", "not"].contains(&word.to_ascii_lowercase().as_str()) {
+                    format!(
+                        "operators are lower case: write '{}' instead of '{word}'",
+                        word.to_ascii_lowercase()
+                    )
+                } else {
+                    format!("expected 'and', 'or' or the end of the condition, found '{word}'")
+                }
             };
             Err(CondError { offset, message })
         }

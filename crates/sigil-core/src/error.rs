@@ -34,7 +34,7 @@ pub enum ErrorKind {
         expected: &'static str,
         found: &'static str,
     },
-    #[error("invalid {what} '{value}': {reason}")]
+    #[error("invalid {what}{}: {reason}", quoted(.value))]
     Invalid {
         what: &'static str,
         value: String,
@@ -57,6 +57,14 @@ pub enum ErrorKind {
     Collection(String),
     #[error("{0}")]
     Reference(String),
+}
+
+fn quoted(s: &str) -> String {
+    if s.is_empty() {
+        String::new()
+    } else {
+        format!(" '{s}'")
+    }
 }
 
 fn hint<S: AsRef<str>>(s: &Option<S>) -> String {

@@ -760,7 +760,7 @@ fn convert_detection(
     if searches.is_empty() && c.errors.len() == before {
         c.push(Error::at(
             ErrorKind::Detection("no search identifiers are defined".into()),
-            path.clone(),
+            path.clone().at_key(),
         ));
     }
     if cond_values.is_empty() && !d.contains_key("condition") {
@@ -970,7 +970,8 @@ fn convert_map(c: &mut Conv, m: &Mapping, path: &YamlPath) -> Option<Vec<Detecti
                     c.push(Error::at(
                         ErrorKind::UnknownModifier {
                             name: name.to_string(),
-                            suggestion: Modifier::suggest(name).filter(|s| *s != name),
+                            suggestion: Modifier::suggest(name)
+                                .filter(|s| *s != name && !name.is_empty()),
                         },
                         p.clone().at_key(),
                     ));

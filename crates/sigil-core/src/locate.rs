@@ -144,8 +144,13 @@ impl Locator {
         let mut p = path.clone();
         loop {
             if let Some((node, key)) = self.find(document, &p) {
-                let span = match (p.at_key, key) {
-                    (true, Some(k)) => k.span(),
+                let span = match (p.at_key, key, node) {
+                    (true, Some(k), _) => k.span(),
+                    // The document itself: point at its first key, not at the map's start.
+                    (_, None, Node::Map { entries, .. }) if p.segs.is_empty() => entries
+                        .first()
+                        .map(|(k, _)| k.span())
+                        .unwrap_or(node.span()),
                     _ => node.span(),
                 };
                 return (span.line > 0).then_some(span);

@@ -366,7 +366,8 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
             .size_limit(1 << 22);
         if let Err(e) = check.build() {
             let msg = e.to_string();
-            let last = msg.lines().last().unwrap_or("").trim().to_string();
+            let last = msg.lines().last().unwrap_or("").trim();
+            let last = last.strip_prefix("error: ").unwrap_or(last);
             return Err(verr(
                 item,
                 format!("invalid regular expression '{regex}': {last}"),
