@@ -1,0 +1,264 @@
+//! sigil-check: validators for Sigma rules (`sigil check`).
+//!
+//! Every validator has a stable id, a default [`Severity`] and a one-line description
+//! ([`registry::VALIDATORS`]). [`check`] runs them over a loaded [`Collection`] (and its
+//! lowered form, for the condition analysis) and returns [`Finding`]s that carry a YAML
+//! path; [`resolve_spans`] turns paths into line and column with
+//! [`sigil_core::locate::Locator`], only for the files that have findings to show.
+//!
+//! Reference data is bundled (see `data/README.md`): MITRE ATT&CK ids and SigmaHQ's
+//! `tests/logsource.json`. Nothing touches the network.
+//!
+//! ```
+//! use sigil_core::{load::load_str, Collection};
+//! let src = "title: t\nid: b96b69c7-b1d2-44a3-9c53-f419233cac95\nlogsource: {service: cloudtrail}\n\
+//!            detection: {sel: {eventName: GetCallerIdentity}, condition: sel}\ntags: [attack.T1087.004]\n";
+//! let set = Collection::from_files(vec![load_str(src, "rule.yml")]);
+//! let lowered = set.lower();
+//! let findings = sigil_check::check(&set, &lowered, &sigil_check::Config::default());
+//! let ids: Vec<_> = findings.iter().map(|f| f.validator).collect();
+//! assert!(ids.contains(&"logsource_missing_product") && ids.contains(&"tag_case"));
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use sigil_core::ast::{Span, YamlPath};
+use sigil_core::load::LoadedFile;
+use sigil_core::{Collection, Lowered, RuleIr};
+
+pub mod config;
+pub mod data;
+mod detection;
+pub mod fix;
+mod meta;
+pub mod registry;
+pub mod render;
+mod text;
+
+pub use config::{Config, ConfigError};
+pub use registry::{Validator, SYNTAX, VALIDATORS};
+
+/// How serious a finding is. Ordered: `Info < Warning < Error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+impl Severity {
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Severity> {
+        match s.to_ascii_lowercase().as_str() {
+            "info" | "note" | "low" => Some(Severity::Info),
+            "warning" | "warn" | "medium" => Some(Severity::Warning),
+            "error" | "high" => Some(Severity::Error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A mechanical repair: replace the scalar text `old` that starts at the finding's span
+/// (after an opening quote, if any) with `new`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fix {
+    pub old: String,
+    pub new: String,
+}
+
+/// One problem found by a validator.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Finding {
+    pub validator: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub help: Option<String>,
+    pub file: Arc<str>,
+    /// Index of the YAML document inside the file.
+    pub document: usize,
+    /// Where in the document (resolved to `span` by [`resolve_spans`]).
+    pub path: Option<YamlPath>,
+    /// Byte offset inside the scalar at `path` (condition findings).
+    pub offset: Option<usize>,
+    pub span: Option<Span>,
+    /// The rule's id (or name), for exemptions and reports.
+    pub rule: Option<String>,
+    pub fix: Option<Fix>,
+}
+
+impl Finding {
+    /// A load or lowering error, reported under the [`SYNTAX`] id.
+    pub fn from_error(e: &sigil_core::Error) -> Finding {
+        Finding {
+            validator: SYNTAX,
+            severity: Severity::Error,
+            message: e.message(),
+            help: None,
+            file: e.file.clone(),
+            document: e.document,
+            path: e.path.clone(),
+            offset: e.offset,
+            span: e.span,
+            rule: None,
+            fix: None,
+        }
+    }
+}
+
+/// Collects the findings of one document.
+pub(crate) struct Ctx<'a> {
+    pub file: &'a LoadedFile,
+    pub document: usize,
+    pub rule: Option<String>,
+    pub out: Vec<Finding>,
+}
+
+impl Ctx<'_> {
+    /// Record a finding at a YAML path; returns it so callers can add help or a fix.
+    pub fn push(&mut self, id: &'static str, path: YamlPath, message: String) -> &mut Finding {
+        let severity = registry::validator(id).map_or(Severity::Warning, |v| v.severity);
+        self.out.push(Finding {
+            validator: id,
+            severity,
+            message,
+            help: None,
+            file: self.file.path.clone(),
+            document: self.document,
+            path: Some(path),
+            offset: None,
+            span: None,
+            rule: self.rule.clone(),
+            fix: None,
+        });
+        let n = self.out.len() - 1;
+        &mut self.out[n]
+    }
+
+    /// Record a finding at a known position (from a text scan).
+    pub fn push_at(&mut self, id: &'static str, span: Span, message: String) -> &mut Finding {
+        let f = self.push(id, YamlPath::root(), message);
+        f.path = None;
+        f.span = Some(span);
+        f
+    }
+}
+
+impl Finding {
+    pub fn help(&mut self, h: impl Into<String>) -> &mut Self {
+        self.help = Some(h.into());
+        self
+    }
+    pub fn fix(&mut self, old: impl Into<String>, new: impl Into<String>) -> &mut Self {
+        self.fix = Some(Fix {
+            old: old.into(),
+            new: new.into(),
+        });
+        self
+    }
+}
+
+/// Run every enabled validator over the set. `lowered` must come from `set.lower()`
+/// (rules that failed to lower are simply not analysed for constant conditions).
+/// Findings are sorted by file and document; configuration (disabled validators,
+/// severity overrides, exemptions) is already applied.
+pub fn check(set: &Collection, lowered: &Lowered, config: &Config) -> Vec<Finding> {
+    let mut by_doc: HashMap<(&str, usize), &RuleIr> = HashMap::new();
+    for r in &lowered.rules {
+        by_doc.insert((&r.meta.source.path, r.meta.source.document), r);
+    }
+    let mut findings: Vec<Finding> = set
+        .files
+        .par_iter()
+        .flat_map_iter(|file| check_file(file, &by_doc))
+        .collect();
+    findings.extend(meta::cross_rule(set, config));
+    apply_config(&mut findings, config);
+    findings.sort_by(|a, b| {
+        (&*a.file, a.document, a.span.map(|s| (s.line, s.column))).cmp(&(
+            &*b.file,
+            b.document,
+            b.span.map(|s| (s.line, s.column)),
+        ))
+    });
+    findings
+}
+
+fn check_file(file: &LoadedFile, lowered: &HashMap<(&str, usize), &RuleIr>) -> Vec<Finding> {
+    let mut out = vec![];
+    let scan = text::TopLevel::scan(&file.source);
+    for doc in &file.documents {
+        let meta = doc.meta();
+        let mut ctx = Ctx {
+            file,
+            document: meta.source.document,
+            rule: meta.id.map(|u| u.to_string()).or_else(|| meta.name.clone()),
+            out: vec![],
+        };
+        meta::check_document(&mut ctx, doc, &scan);
+        if let sigil_core::Document::Rule(rule) = doc {
+            let ir = lowered.get(&(&*file.path, meta.source.document)).copied();
+            detection::check_rule(&mut ctx, rule, ir);
+        }
+        if let sigil_core::Document::Filter(f) = doc {
+            detection::check_detection(&mut ctx, &f.detection, None);
+        }
+        out.append(&mut ctx.out);
+    }
+    out
+}
+
+fn apply_config(findings: &mut Vec<Finding>, config: &Config) {
+    findings.retain_mut(|f| {
+        if f.validator == SYNTAX {
+            return true;
+        }
+        if config.disabled.contains(f.validator) {
+            return false;
+        }
+        if let Some(rule) = &f.rule {
+            if let Some(list) = config.exempt.get(rule) {
+                if list.iter().any(|v| v == "all" || v == f.validator) {
+                    return false;
+                }
+            }
+        }
+        if let Some(s) = config.levels.get(f.validator) {
+            f.severity = *s;
+        }
+        true
+    });
+}
+
+/// Fill in line and column of the findings (one marked re-parse per file that has a
+/// finding without a position).
+pub fn resolve_spans(set: &Collection, findings: &mut [Finding]) {
+    let files: HashMap<&str, &LoadedFile> = set.files.iter().map(|f| (&*f.path, f)).collect();
+    let mut locators: BTreeMap<&str, sigil_core::locate::Locator> = BTreeMap::new();
+    for f in findings.iter_mut().filter(|f| f.span.is_none()) {
+        let (Some(path), Some(file)) = (&f.path, files.get(&*f.file)) else {
+            continue;
+        };
+        let loc = locators
+            .entry(&file.path)
+            .or_insert_with(|| sigil_core::locate::Locator::new(&file.source));
+        f.span = match f.offset {
+            Some(off) => loc.locate_in_scalar(f.document, path, off),
+            None => loc.locate(f.document, path),
+        };
+    }
+}

@@ -1,0 +1,102 @@
+//! A cheap scan of a file's text for top-level `key: value` lines, to see how scalars
+//! were written (case of `status`, `level`, `id`) without a second YAML parse.
+
+use sigil_core::ast::Span;
+
+/// One `key: value` line at column 1 of a block-style document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawScalar {
+    pub document: usize,
+    pub key: String,
+    /// The value as written, quotes removed.
+    pub value: String,
+    /// Position of the value (after its opening quote, if any).
+    pub span: Span,
+}
+
+#[derive(Debug, Default)]
+pub struct TopLevel {
+    pub scalars: Vec<RawScalar>,
+}
+
+impl TopLevel {
+    pub fn scan(src: &str) -> TopLevel {
+        let mut out = TopLevel::default();
+        let mut document = 0usize;
+        let mut seen_content = false;
+        for (i, line) in src.lines().enumerate() {
+            if line.starts_with("---") && line[3..].trim().is_empty() {
+                if seen_content {
+                    document += 1;
+                    seen_content = false;
+                }
+                continue;
+            }
+            let first = line.chars().next();
+            if matches!(first, None | Some(' ') | Some('\t') | Some('#')) {
+                continue;
+            }
+            if line == "..." {
+                continue;
+            }
+            seen_content = true;
+            let Some((key, rest)) = line.split_once(':') else {
+                continue;
+            };
+            if key.contains(' ') || !(rest.is_empty() || rest.starts_with(' ')) {
+                continue;
+            }
+            let lead = rest.len() - rest.trim_start().len();
+            let mut value = rest.trim_start();
+            if let Some(pos) = value.find(" #") {
+                value = &value[..pos];
+            }
+            let value = value.trim_end();
+            if value.is_empty() {
+                continue;
+            }
+            let (value, quoted) = match value.chars().next() {
+                Some(q @ ('\'' | '"')) if value.len() >= 2 && value.ends_with(q) => {
+                    (&value[1..value.len() - 1], true)
+                }
+                _ => (value, false),
+            };
+            let column = key.chars().count() + 1 + lead + usize::from(quoted) + 1;
+            out.scalars.push(RawScalar {
+                document,
+                key: key.to_string(),
+                value: value.to_string(),
+                span: Span {
+                    line: i as u32 + 1,
+                    column: column as u32,
+                },
+            });
+        }
+        out
+    }
+
+    pub fn get(&self, document: usize, key: &str) -> Option<&RawScalar> {
+        self.scalars
+            .iter()
+            .find(|s| s.document == document && s.key == key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_top_level_values_per_document() {
+        let t = TopLevel::scan(
+            "title: a\nstatus: Test # c\nlogsource:\n    product: x\n---\nlevel: 'High'\n",
+        );
+        let s = t.get(0, "status").unwrap();
+        assert_eq!(s.value, "Test");
+        assert_eq!(s.span, Span { line: 2, column: 9 });
+        let l = t.get(1, "level").unwrap();
+        assert_eq!(l.value, "High");
+        assert_eq!(l.span, Span { line: 6, column: 9 });
+        assert!(t.get(0, "product").is_none());
+    }
+}
