@@ -56,6 +56,7 @@ pub struct Pipeline {
     pub priority: i64,
     /// Each component's `allowed_backends` (empty: any backend).
     allowed: Vec<(String, Vec<String>)>,
+    backend_options: Vec<(String, String)>,
     vars: IndexMap<String, Vec<J>>,
     items: Vec<Item>,
     post: Vec<PostItem>,
@@ -76,6 +77,26 @@ static BUILTINS: &[(&str, &str, &str)] = &[
         "windows-evtx-json",
         "Windows field names -> evtx_dump JSON layout (Event.System.*, Event.EventData.*)",
         include_str!("builtin/windows-evtx-json.yml"),
+    ),
+    (
+        "sysmon",
+        "Windows log source categories -> Sysmon EventIDs, log source -> windows/sysmon",
+        include_str!("builtin/sysmon.yml"),
+    ),
+    (
+        "ecs-windows",
+        "Windows (Winlogbeat / Elastic Agent) events -> ECS and winlog.* field names",
+        include_str!("builtin/ecs-windows.yml"),
+    ),
+    (
+        "ecs-cloudtrail",
+        "CloudTrail -> Elastic AWS integration field names (event.action, aws.cloudtrail.*)",
+        include_str!("builtin/ecs-cloudtrail.yml"),
+    ),
+    (
+        "cloudtrail-athena",
+        "CloudTrail -> AWS Athena CloudTrail table columns (athena target, cloudtrail layout)",
+        include_str!("builtin/cloudtrail-athena.yml"),
     ),
 ];
 
@@ -153,6 +174,7 @@ impl Pipeline {
             name: parsed.name.clone(),
             priority: parsed.priority,
             allowed: vec![(parsed.name, parsed.allowed_backends)],
+            backend_options: parsed.backend_options,
             vars: parsed.vars,
             items: parsed.items,
             post: parsed.post,
@@ -181,6 +203,7 @@ impl Pipeline {
             name: String::new(),
             priority: parts.first().map(|p| p.priority).unwrap_or(0),
             allowed: vec![],
+            backend_options: vec![],
             vars: IndexMap::new(),
             items: vec![],
             post: vec![],
@@ -194,6 +217,7 @@ impl Pipeline {
             names.push(p.name);
             origins.push(p.origin);
             out.allowed.extend(p.allowed);
+            out.backend_options.extend(p.backend_options);
             out.vars.extend(p.vars);
             out.items.extend(p.items);
             out.post.extend(p.post);
@@ -226,6 +250,12 @@ impl Pipeline {
             }
         }
         Ok(())
+    }
+
+    /// Backend options the pipeline asks for (`backend_options:`, a sigil extension), in
+    /// order; the command line's `-O` options take precedence over these.
+    pub fn backend_options(&self) -> &[(String, String)] {
+        &self.backend_options
     }
 
     fn key(meta: &sigil_core::RuleMeta) -> (String, usize) {

@@ -14,6 +14,7 @@ pub(crate) struct Parsed {
     pub name: String,
     pub priority: i64,
     pub allowed_backends: Vec<String>,
+    pub backend_options: Vec<(String, String)>,
     pub vars: IndexMap<String, Vec<J>>,
     pub items: Vec<Item>,
     pub post: Vec<PostItem>,
@@ -26,6 +27,35 @@ pub(crate) fn parse_pipeline(doc: &Y) -> PResult<Parsed> {
     let name = p.opt_str("name")?.unwrap_or_default();
     let priority = p.opt_int("priority")?.unwrap_or(0);
     let allowed_backends = p.str_list("allowed_backends")?.unwrap_or_default();
+    // sigil extension: backend options (`-O key=value`) the pipeline needs, e.g. a table
+    // layout; options given on the command line win.
+    let mut backend_options = vec![];
+    let bpath = p.at("backend_options");
+    match p.get("backend_options") {
+        None | Some(Y::Null) => {}
+        Some(Y::Mapping(m)) => {
+            for (k, v) in m {
+                match (scalar_text(k), scalar_text(v)) {
+                    (Some(k), Some(v)) => backend_options.push((k, v)),
+                    _ => {
+                        return perr(
+                            &bpath,
+                            "'backend_options' maps option names to scalar values",
+                        )
+                    }
+                }
+            }
+        }
+        Some(other) => {
+            return perr(
+                &bpath,
+                format!(
+                    "'backend_options' must be a map, found {}",
+                    type_name(other)
+                ),
+            )
+        }
+    }
     let mut vars = IndexMap::new();
     let vpath = p.at("vars");
     match p.get("vars") {
@@ -66,6 +96,7 @@ pub(crate) fn parse_pipeline(doc: &Y) -> PResult<Parsed> {
         name,
         priority,
         allowed_backends,
+        backend_options,
         vars,
         items,
         post,
