@@ -1,0 +1,434 @@
+//! IR → closures. Each predicate becomes a boxed closure that captures its compiled
+//! needle, regex or network; `And`/`Or`/`Not` become closures over their children. Nothing
+//! of the IR is looked at while an event is evaluated.
+
+use std::net::IpAddr;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use ipnet::IpNet;
+use sigil_core::ir::{CmpOp, Expr, Number, Pattern, Piece, Pred, RefKind};
+
+use crate::event::{Event, Value};
+use crate::fold;
+use crate::strmatch::StrMatcher;
+use crate::time;
+use crate::MatchError;
+
+pub(crate) type Node = Box<dyn Fn(&dyn Event) -> bool + Send + Sync>;
+
+/// A compiled boolean expression.
+pub struct CompiledExpr {
+    node: Node,
+    leaves: usize,
+}
+
+impl std::fmt::Debug for CompiledExpr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CompiledExpr({} predicates)", self.leaves)
+    }
+}
+
+impl CompiledExpr {
+    /// Whether the event satisfies the expression.
+    #[inline]
+    pub fn matches<E: Event>(&self, ev: &E) -> bool {
+        (self.node)(ev)
+    }
+
+    /// [`CompiledExpr::matches`] for a trait object.
+    #[inline]
+    pub fn matches_dyn(&self, ev: &dyn Event) -> bool {
+        (self.node)(ev)
+    }
+}
+
+/// Compile an IR expression. Fails on what the matcher cannot evaluate: unresolved
+/// `%placeholder%`s and regular expressions the `regex` crate rejects.
+pub fn compile_expr(expr: &Expr) -> Result<CompiledExpr, MatchError> {
+    Ok(CompiledExpr {
+        node: node(expr)?,
+        leaves: expr.leaf_count(),
+    })
+}
+
+fn node(e: &Expr) -> Result<Node, MatchError> {
+    Ok(match e {
+        Expr::Const(b) => {
+            let b = *b;
+            Box::new(move |_| b)
+        }
+        Expr::Not(inner) => {
+            let n = node(inner)?;
+            Box::new(move |ev| !n(ev))
+        }
+        Expr::And(items) => {
+            let nodes = items.iter().map(node).collect::<Result<Vec<_>, _>>()?;
+            match <[Node; 2]>::try_from(nodes) {
+                Ok([a, b]) => Box::new(move |ev| a(ev) && b(ev)),
+                Err(nodes) => Box::new(move |ev| nodes.iter().all(|n| n(ev))),
+            }
+        }
+        Expr::Or(items) => {
+            let nodes = or_nodes(items)?;
+            match <[Node; 1]>::try_from(nodes) {
+                Ok([a]) => a,
+                Err(nodes) => Box::new(move |ev| nodes.iter().any(|n| n(ev))),
+            }
+        }
+        Expr::Pred(p) => pred(p)?,
+    })
+}
+
+/// Where a group of string patterns looks.
+#[derive(Clone, PartialEq, Eq)]
+enum Target {
+    Field(String),
+    /// Every string value (keywords).
+    Keywords,
+}
+
+/// `Or` children: string patterns on the same field (or keywords) with the same case
+/// sensitivity are merged, so the field is looked up and folded once and many
+/// `contains` needles are searched with one Aho-Corasick pass.
+fn or_nodes(items: &[Expr]) -> Result<Vec<Node>, MatchError> {
+    let mut groups: Vec<(Target, bool, Vec<&Pattern>)> = vec![];
+    let mut order: Vec<Result<usize, &Expr>> = vec![];
+    for e in items {
+        let key = match e {
+            Expr::Pred(Pred::Str {
+                field,
+                pattern,
+                cased,
+            }) => Some((Target::Field(field.clone()), *cased, pattern)),
+            Expr::Pred(Pred::Keyword { pattern, cased }) => {
+                Some((Target::Keywords, *cased, pattern))
+            }
+            _ => None,
+        };
+        match key {
+            Some((t, cased, p)) => {
+                if let Some(i) = groups.iter().position(|g| g.0 == t && g.1 == cased) {
+                    groups[i].2.push(p);
+                } else {
+                    order.push(Ok(groups.len()));
+                    groups.push((t, cased, vec![p]));
+                }
+            }
+            None => order.push(Err(e)),
+        }
+    }
+    let mut groups: Vec<Option<(Target, bool, Vec<&Pattern>)>> =
+        groups.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(order.len());
+    for o in order {
+        match o {
+            Err(e) => out.push(node(e)?),
+            Ok(i) => {
+                if let Some((target, cased, pats)) = groups[i].take() {
+                    out.push(str_group(target, cased, &pats)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn placeholder_err(name: &str) -> MatchError {
+    MatchError::new(format!(
+        "unresolved placeholder '%{name}%': apply a pipeline that resolves it"
+    ))
+}
+
+fn matcher(p: &Pattern, cased: bool) -> Result<StrMatcher, MatchError> {
+    StrMatcher::new(p, cased).map_err(|e| placeholder_err(&e.0))
+}
+
+/// Many patterns over one target.
+struct Group {
+    cased: bool,
+    /// Patterns tested one by one (on the prepared haystack).
+    each: Vec<StrMatcher>,
+    /// `*x*` needles searched at once.
+    contains: Option<AhoCorasick>,
+}
+
+impl Group {
+    #[inline]
+    fn matches(&self, text: &str) -> bool {
+        if self.cased {
+            return self.matches_prepared(text.as_bytes());
+        }
+        if self.each.len() == 1 && self.contains.is_none() {
+            return self.each[0].matches(text);
+        }
+        fold::with_folded(text, |h| self.matches_prepared(h.as_bytes()))
+    }
+
+    #[inline]
+    fn matches_prepared(&self, h: &[u8]) -> bool {
+        self.contains.as_ref().is_some_and(|ac| ac.is_match(h))
+            || self.each.iter().any(|m| m.matches_prepared(h))
+    }
+}
+
+const AC_MIN_NEEDLES: usize = 4;
+
+fn str_group(target: Target, cased: bool, pats: &[&Pattern]) -> Result<Node, MatchError> {
+    let mut each = vec![];
+    let mut needles: Vec<Vec<u8>> = vec![];
+    let contains_count = pats
+        .iter()
+        .filter(|p| matches!(p.pieces(), [Piece::Star, Piece::Lit(_), Piece::Star]))
+        .count();
+    for p in pats {
+        match p.pieces() {
+            [Piece::Star, Piece::Lit(s), Piece::Star] if contains_count >= AC_MIN_NEEDLES => {
+                needles.push(if cased {
+                    s.as_bytes().to_vec()
+                } else {
+                    fold::fold(s).into_bytes()
+                })
+            }
+            _ => each.push(matcher(p, cased)?),
+        }
+    }
+    let contains = if needles.is_empty() {
+        None
+    } else {
+        Some(
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::LeftmostFirst)
+                .build(&needles)
+                .map_err(|e| MatchError::new(format!("cannot build a string matcher: {e}")))?,
+        )
+    };
+    let group = Group {
+        cased,
+        each,
+        contains,
+    };
+    Ok(match target {
+        Target::Field(field) => Box::new(move |ev| {
+            ev.field(&field, &mut |v| {
+                v.with_text(|t| group.matches(t)).unwrap_or(false)
+            })
+        }),
+        Target::Keywords => Box::new(move |ev| {
+            ev.values(&mut |v| match v {
+                Value::Str(s) => group.matches(s),
+                _ => false,
+            })
+        }),
+    })
+}
+
+/// A number read from an event.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Num {
+    I(i128),
+    F(f64),
+}
+
+/// The numeric value of an event value: numbers, and strings holding a decimal number
+/// (`"4625"`, `"-1.5"`, `"1e3"`; not `"0x10"`, `" 12"`, `"inf"`).
+pub(crate) fn numeric(v: Value<'_>) -> Option<Num> {
+    match v {
+        Value::Int(i) => Some(Num::I(i.into())),
+        Value::UInt(u) => Some(Num::I(u.into())),
+        Value::Float(x) if x.is_finite() => Some(Num::F(x)),
+        Value::Str(s) => parse_num(s),
+        _ => None,
+    }
+}
+
+pub(crate) fn parse_num(s: &str) -> Option<Num> {
+    let b = s.as_bytes();
+    if b.is_empty()
+        || !b
+            .iter()
+            .all(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+        || !b.iter().any(u8::is_ascii_digit)
+    {
+        return None;
+    }
+    if let Ok(i) = s.parse::<i128>() {
+        return Some(Num::I(i));
+    }
+    s.parse::<f64>().ok().filter(|x| x.is_finite()).map(Num::F)
+}
+
+impl Num {
+    pub(crate) fn as_f64(self) -> f64 {
+        match self {
+            Num::I(i) => i as f64,
+            Num::F(x) => x,
+        }
+    }
+}
+
+fn compare(lhs: Num, op: CmpOp, rhs: Number) -> bool {
+    use std::cmp::Ordering;
+    let ord = match (lhs, rhs) {
+        (Num::I(a), Number::Int(b)) => Some(a.cmp(&i128::from(b))),
+        (a, b) => a.as_f64().partial_cmp(&b.as_f64()),
+    };
+    let Some(ord) = ord else { return false };
+    match op {
+        CmpOp::Eq => ord == Ordering::Equal,
+        CmpOp::Lt => ord == Ordering::Less,
+        CmpOp::Lte => ord != Ordering::Greater,
+        CmpOp::Gt => ord == Ordering::Greater,
+        CmpOp::Gte => ord != Ordering::Less,
+    }
+}
+
+/// Whether `s` holds an address inside `net` (IPv4-mapped IPv6 addresses count as IPv4).
+pub(crate) fn in_net(net: &IpNet, s: &str) -> bool {
+    let Ok(ip) = s.parse::<IpAddr>() else {
+        return false;
+    };
+    match (net, ip) {
+        (IpNet::V4(n), IpAddr::V4(a)) => n.contains(&a),
+        (IpNet::V6(n), IpAddr::V6(a)) => n.contains(&a),
+        (IpNet::V4(n), IpAddr::V6(a)) => a.to_ipv4_mapped().is_some_and(|a| n.contains(&a)),
+        (IpNet::V6(n), IpAddr::V4(a)) => n.contains(&a.to_ipv6_mapped()),
+    }
+}
+
+fn fieldref_cmp(kind: RefKind, cased: bool, a: &str, b: &str) -> bool {
+    if cased {
+        return match kind {
+            RefKind::Equals => a == b,
+            RefKind::Contains => a.contains(b),
+            RefKind::StartsWith => a.starts_with(b),
+            RefKind::EndsWith => a.ends_with(b),
+        };
+    }
+    match kind {
+        RefKind::Equals => fold::eq_folded(a, b),
+        RefKind::StartsWith => {
+            let mut ia = a.chars().map(fold::fold_char);
+            b.chars().map(fold::fold_char).all(|c| ia.next() == Some(c))
+        }
+        RefKind::EndsWith => {
+            let mut ia = a.chars().rev().map(fold::fold_char);
+            b.chars().rev().map(fold::fold_char).all(|c| ia.next() == Some(c))
+        }
+        RefKind::Contains => fold::fold(a).contains(&fold::fold(b)),
+    }
+}
+
+fn pred(p: &Pred) -> Result<Node, MatchError> {
+    Ok(match p {
+        Pred::Str {
+            field,
+            pattern,
+            cased,
+        } => {
+            let m = matcher(pattern, *cased)?;
+            let field = field.clone();
+            Box::new(move |ev| {
+                ev.field(&field, &mut |v| v.with_text(|t| m.matches(t)).unwrap_or(false))
+            })
+        }
+        Pred::Keyword { pattern, cased } => {
+            let m = matcher(pattern, *cased)?;
+            Box::new(move |ev| {
+                ev.values(&mut |v| match v {
+                    Value::Str(s) => m.matches(s),
+                    _ => false,
+                })
+            })
+        }
+        Pred::Regex {
+            field,
+            regex,
+            flags,
+        } => {
+            let re = regex::RegexBuilder::new(regex)
+                .case_insensitive(flags.ignore_case)
+                .multi_line(flags.multi_line)
+                .dot_matches_new_line(flags.dot_all)
+                .size_limit(1 << 24)
+                .build()
+                .map_err(|e| {
+                    MatchError::new(format!("invalid regular expression '{regex}': {e}"))
+                })?;
+            let field = field.clone();
+            Box::new(move |ev| {
+                ev.field(&field, &mut |v| {
+                    v.with_text(|t| re.is_match(t)).unwrap_or(false)
+                })
+            })
+        }
+        Pred::Cidr { field, net } => {
+            let (field, net) = (field.clone(), *net);
+            Box::new(move |ev| {
+                ev.field(&field, &mut |v| match v {
+                    Value::Str(s) => in_net(&net, s),
+                    _ => false,
+                })
+            })
+        }
+        Pred::Num {
+            field,
+            op,
+            value,
+            part,
+        } => {
+            let (field, op, value) = (field.clone(), *op, *value);
+            match *part {
+                None => Box::new(move |ev| {
+                    ev.field(&field, &mut |v| {
+                        numeric(v).is_some_and(|n| compare(n, op, value))
+                    })
+                }),
+                Some(part) => Box::new(move |ev| {
+                    ev.field(&field, &mut |v| {
+                        time::value_millis(v).is_some_and(|ms| {
+                            compare(Num::I(time::part(ms, part).into()), op, value)
+                        })
+                    })
+                }),
+            }
+        }
+        Pred::Bool { field, value } => {
+            let (field, want) = (field.clone(), *value);
+            let text = if want { "true" } else { "false" };
+            Box::new(move |ev| {
+                ev.field(&field, &mut |v| match v {
+                    Value::Bool(b) => b == want,
+                    Value::Str(s) => s.eq_ignore_ascii_case(text),
+                    _ => false,
+                })
+            })
+        }
+        Pred::Null { field } => {
+            let field = field.clone();
+            Box::new(move |ev| !ev.field(&field, &mut |v| !v.is_null()))
+        }
+        Pred::Exists { field } => {
+            let field = field.clone();
+            Box::new(move |ev| ev.field(&field, &mut |v| !v.is_null()))
+        }
+        Pred::FieldRef {
+            field,
+            other,
+            kind,
+            cased,
+        } => {
+            let (field, other, kind, cased) = (field.clone(), other.clone(), *kind, *cased);
+            Box::new(move |ev| {
+                ev.field(&field, &mut |a| {
+                    a.with_text(|ta| {
+                        ev.field(&other, &mut |b| {
+                            b.with_text(|tb| fieldref_cmp(kind, cased, ta, tb))
+                                .unwrap_or(false)
+                        })
+                    })
+                    .unwrap_or(false)
+                })
+            })
+        }
+    })
+}

@@ -1,0 +1,146 @@
+//! Case folding for case-insensitive matching.
+//!
+//! Sigma values are case-insensitive. The matcher folds needles once, at compile time, and
+//! folds event text on the fly: ASCII bytes with a table-free `to_ascii_lowercase`, other
+//! characters with Unicode *simple* case folding (one character to one character, the `C`
+//! and `S` entries of `CaseFolding.txt`), so `Σ`, `σ` and `ς` are equal, as are `K`, `k` and
+//! the Kelvin sign `K`, `S`, `s` and `ſ`, `ß` and `ẞ`. Full folding (`ß` = `ss`) and the
+//! Turkic `T` entries (`I` = `ı`) are not applied: `İ` and `ı` only equal themselves.
+
+use std::cell::RefCell;
+
+/// Simple case folding of one character.
+#[inline]
+pub fn fold_char(c: char) -> char {
+    if c.is_ascii() {
+        return c.to_ascii_lowercase();
+    }
+    fold_non_ascii(c)
+}
+
+fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
+    let a = it.next()?;
+    match it.next() {
+        None => Some(a),
+        Some(_) => None,
+    }
+}
+
+#[cold]
+fn fold_non_ascii(c: char) -> char {
+    // Dotless i upper-cases to ASCII `I`, but has no simple folding of its own.
+    if c == '\u{131}' {
+        return c;
+    }
+    // The representative of a character's case class: the lower case of its upper case
+    // (`ς` → `Σ` → `σ`, `ſ` → `S` → `s`, `K` → `k`), when both mappings are one character.
+    let upper = single(c.to_uppercase()).unwrap_or(c);
+    single(upper.to_lowercase())
+        .or_else(|| single(c.to_lowercase()))
+        .unwrap_or(c)
+}
+
+/// Whether folding could change `s` (it has an ASCII upper-case letter or any non-ASCII
+/// character).
+#[inline]
+pub fn needs_fold(s: &str) -> bool {
+    s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80)
+}
+
+/// Append the folded form of `s` to `out`.
+pub fn fold_into(s: &str, out: &mut String) {
+    let bytes = s.as_bytes();
+    let ascii_len = bytes.iter().position(|b| *b >= 0x80).unwrap_or(bytes.len());
+    // ASCII prefix: byte by byte.
+    out.reserve(s.len());
+    for &b in &bytes[..ascii_len] {
+        out.push(b.to_ascii_lowercase() as char);
+    }
+    for c in s[ascii_len..].chars() {
+        out.push(fold_char(c));
+    }
+}
+
+/// The folded form of `s` as a new string (compile time only).
+pub fn fold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    fold_into(s, &mut out);
+    out
+}
+
+thread_local! {
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// Run `f` on the folded form of `s` without allocating: `s` itself when folding changes
+/// nothing, else a reused per-thread buffer.
+#[inline]
+pub fn with_folded<R>(s: &str, f: impl FnOnce(&str) -> R) -> R {
+    if !needs_fold(s) {
+        return f(s);
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            fold_into(s, &mut buf);
+            f(&buf)
+        }
+        // Re-entered (a user `Event` evaluating rules inside a callback): allocate.
+        Err(_) => f(&fold(s)),
+    })
+}
+
+/// Case-insensitive equality under simple folding, without allocating.
+pub fn eq_folded(a: &str, b: &str) -> bool {
+    if a.is_ascii() && b.is_ascii() {
+        return a.eq_ignore_ascii_case(b);
+    }
+    a.chars().map(fold_char).eq(b.chars().map(fold_char))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn simple_folding_classes() {
+        let classes: &[&[char]] = &[
+            &['A', 'a'],
+            &['Σ', 'σ', 'ς'],
+            &['K', 'k', '\u{212A}'],
+            &['S', 's', 'ſ'],
+            &['ß', 'ẞ'],
+            &['Å', 'å', '\u{212B}'],
+            &['Ω', 'ω', '\u{2126}'],
+            &['µ', 'μ', 'Μ'],
+            &['Ж', 'ж'],
+            &['Ǆ', 'ǅ', 'ǆ'],
+            &['θ', 'Θ', 'ϑ', 'ϴ'],
+            &['Ꭰ', 'ꭰ'],
+            &['Ա', 'ա'],
+            &['Ä', 'ä'],
+        ];
+        for class in classes {
+            for a in *class {
+                for b in *class {
+                    assert_eq!(fold_char(*a), fold_char(*b), "{a} ~ {b}");
+                }
+            }
+        }
+        for (a, b) in [('İ', 'i'), ('ı', 'i'), ('ı', 'I'), ('ß', 's'), ('a', 'ä'), ('σ', 's')] {
+            assert_ne!(fold_char(a), fold_char(b), "{a} !~ {b}");
+        }
+    }
+
+    #[test]
+    fn fold_strings() {
+        assert_eq!(fold("C:\\Windows\\ΣΥΣ.EXE"), "c:\\windows\\συσ.exe");
+        assert_eq!(fold("ſystem"), "system");
+        assert!(eq_folded("ΟΔΥΣΣΕΥΣ", "οδυσσευς"));
+        assert!(!eq_folded("abc", "abd"));
+        assert!(!needs_fold("c:\\x"));
+        assert!(needs_fold("C"));
+        assert_eq!(with_folded("AbC", str::to_string), "abc");
+        assert_eq!(with_folded("abc", str::to_string), "abc");
+    }
+}

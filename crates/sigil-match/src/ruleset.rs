@@ -1,0 +1,309 @@
+//! Many rules at once, behind a literal prefilter.
+//!
+//! Raw events carry no log source, so rules cannot be indexed by it. Instead, for every
+//! rule the compiler derives a set of *required literals*: substrings of which at least one
+//! must occur (case-insensitively) in some value of any event the rule matches. For a
+//! predicate `Image|endswith: '\rundll32.exe'` that set is `{"\rundll32.exe"}`; an `And`
+//! takes the most selective set of its operands, an `Or` the union of its operands' sets
+//! (and has none if one operand has none), `not` has none. One Aho-Corasick automaton over
+//! all rules' literals is run over the event's values once; only rules with a literal
+//! present, plus the rules without a literal set, are evaluated.
+//!
+//! The prefilter is exact (never hides a match): the automaton is ASCII-case-insensitive and
+//! runs over Unicode-folded text when a value is not ASCII, and numbers and booleans are
+//! scanned as the same text the string predicates see. It relies on [`Event::values`]
+//! reporting every value [`Event::field`] can.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use sigil_core::ast::RuleMeta;
+use sigil_core::ir::{Expr, Piece, Pred, RuleIr};
+
+use crate::event::Event;
+use crate::fold;
+use crate::{CompiledRule, MatchError};
+
+/// One matching rule.
+#[derive(Clone, Debug)]
+pub struct RuleMatch<'a> {
+    /// Position of the rule in the slice given to [`RuleSet::new`].
+    pub index: usize,
+    pub meta: &'a Arc<RuleMeta>,
+}
+
+/// How the rules split between the prefilter and always-evaluated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleSetStats {
+    pub rules: usize,
+    /// Rules evaluated only when one of their literals occurs.
+    pub prefiltered: usize,
+    /// Rules evaluated on every event (no literal set could be derived).
+    pub always: usize,
+    /// Distinct literals in the automaton.
+    pub literals: usize,
+}
+
+/// Compiled rules with a shared prefilter. Immutable and `Sync`: share it across threads.
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    /// Input position of each compiled rule.
+    source: Vec<usize>,
+    ac: Option<AhoCorasick>,
+    /// Literal → compiled rules requiring it.
+    literal_rules: Vec<Vec<u32>>,
+    always: Vec<u32>,
+    stats: RuleSetStats,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet").field("stats", &self.stats).finish()
+    }
+}
+
+/// Reusable per-thread working memory for [`RuleSet::matching_into`].
+#[derive(Clone, Debug, Default)]
+pub struct Scratch {
+    generation: u32,
+    literal_seen: Vec<u32>,
+    rule_seen: Vec<u32>,
+    candidates: Vec<u32>,
+    folded: String,
+}
+
+/// A required-literal set: `None` = no requirement known; `Some(empty)` = never matches.
+type Req = Option<Vec<String>>;
+
+fn pattern_req(pieces: &[Piece]) -> Req {
+    pieces
+        .iter()
+        .filter_map(|p| match p {
+            Piece::Lit(s) => Some(s),
+            _ => None,
+        })
+        .max_by_key(|s| s.chars().count())
+        .map(|s| vec![fold::fold(s)])
+}
+
+/// Lower is better: few, long literals.
+fn cost(set: &[String]) -> (usize, usize) {
+    let min_len = set.iter().map(|s| s.len()).min().unwrap_or(usize::MAX);
+    // Literals of 1-3 bytes occur almost everywhere; beyond ~8 bytes length matters little.
+    (usize::MAX - min_len.min(8), set.len())
+}
+
+fn required(e: &Expr) -> Req {
+    match e {
+        Expr::Const(false) => Some(vec![]),
+        Expr::Const(true) | Expr::Not(_) => None,
+        Expr::Pred(Pred::Str { pattern, .. }) | Expr::Pred(Pred::Keyword { pattern, .. }) => {
+            pattern_req(pattern.pieces())
+        }
+        Expr::Pred(_) => None,
+        Expr::And(items) => items.iter().filter_map(required).min_by_key(|s| cost(s)),
+        Expr::Or(items) => {
+            let mut out = vec![];
+            for i in items {
+                out.extend(required(i)?);
+            }
+            Some(out)
+        }
+    }
+}
+
+impl RuleSet {
+    /// Compile the rules. Rules that fail to compile are left out and reported (with the
+    /// rule named); the others keep their input positions in [`RuleMatch::index`].
+    pub fn new(rules: &[RuleIr]) -> (RuleSet, Vec<MatchError>) {
+        let mut errors = vec![];
+        let mut compiled = vec![];
+        let mut source = vec![];
+        let mut literals: HashMap<String, usize> = HashMap::new();
+        let mut literal_list: Vec<String> = vec![];
+        let mut literal_rules: Vec<Vec<u32>> = vec![];
+        let mut always = vec![];
+        let mut prefiltered = 0;
+        for (i, r) in rules.iter().enumerate() {
+            let c = match CompiledRule::compile(r) {
+                Ok(c) => c,
+                Err(e) => {
+                    errors.push(e);
+                    continue;
+                }
+            };
+            let id = compiled.len() as u32;
+            compiled.push(c);
+            source.push(i);
+            let req = required(&Expr::or(r.conditions.iter().cloned()));
+            match req {
+                // Empty literals give no selectivity.
+                Some(set) if set.iter().all(|s| !s.is_empty()) => {
+                    prefiltered += 1;
+                    for s in set {
+                        let k = *literals.entry(s.clone()).or_insert_with(|| {
+                            literal_list.push(s);
+                            literal_rules.push(vec![]);
+                            literal_list.len() - 1
+                        });
+                        if literal_rules[k].last() != Some(&id) {
+                            literal_rules[k].push(id);
+                        }
+                    }
+                }
+                _ => always.push(id),
+            }
+        }
+        let ac = if literal_list.is_empty() {
+            None
+        } else {
+            let build = |kind| {
+                AhoCorasickBuilder::new()
+                    .ascii_case_insensitive(true)
+                    .match_kind(MatchKind::Standard)
+                    .kind(kind)
+                    .build(&literal_list)
+            };
+            match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
+                Ok(ac) => Some(ac),
+                Err(e) => {
+                    // Without the automaton every rule is evaluated: correct, only slower.
+                    errors.push(MatchError::new(format!(
+                        "prefilter disabled: cannot build the literal automaton: {e}"
+                    )));
+                    always = (0..compiled.len() as u32).collect();
+                    literal_rules.clear();
+                    None
+                }
+            }
+        };
+        let stats = RuleSetStats {
+            rules: compiled.len(),
+            prefiltered: compiled.len() - always.len(),
+            always: always.len(),
+            literals: if ac.is_some() { literal_list.len() } else { 0 },
+        };
+        debug_assert!(ac.is_none() || stats.prefiltered == prefiltered);
+        (
+            RuleSet {
+                rules: compiled,
+                source,
+                ac,
+                literal_rules,
+                always,
+                stats,
+            },
+            errors,
+        )
+    }
+
+    pub fn stats(&self) -> &RuleSetStats {
+        &self.stats
+    }
+
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The compiled rules with their input positions.
+    pub fn rules(&self) -> impl Iterator<Item = (usize, &CompiledRule)> {
+        self.source.iter().copied().zip(&self.rules)
+    }
+
+    /// The rules matching the event, in input order.
+    pub fn matches<E: Event>(&self, ev: &E) -> Vec<RuleMatch<'_>> {
+        let mut scratch = Scratch::default();
+        let mut out = vec![];
+        self.matching_into(ev, &mut scratch, &mut out);
+        out.into_iter()
+            .map(|i| RuleMatch {
+                index: i,
+                meta: self.meta_of(i),
+            })
+            .collect()
+    }
+
+    fn meta_of(&self, input_index: usize) -> &Arc<RuleMeta> {
+        let k = self
+            .source
+            .binary_search(&input_index)
+            .unwrap_or_else(|k| k.min(self.rules.len().saturating_sub(1)));
+        &self.rules[k].meta
+    }
+
+    /// Metadata of the rule at an input position (as in [`RuleMatch::index`]).
+    pub fn meta(&self, input_index: usize) -> Option<&Arc<RuleMeta>> {
+        self.source
+            .binary_search(&input_index)
+            .ok()
+            .map(|k| &self.rules[k].meta)
+    }
+
+    /// Input positions of the matching rules, in input order, appended to `out` (which is
+    /// cleared first). Reuses `scratch` across calls: no allocation in the steady state.
+    pub fn matching_into<E: Event>(&self, ev: &E, scratch: &mut Scratch, out: &mut Vec<usize>) {
+        self.matching_dyn(ev, scratch, out)
+    }
+
+    /// [`RuleSet::matching_into`] for a trait object.
+    pub fn matching_dyn(&self, ev: &dyn Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
+        out.clear();
+        let s = scratch;
+        s.candidates.clear();
+        s.candidates.extend_from_slice(&self.always);
+        if let Some(ac) = &self.ac {
+            s.generation = s.generation.wrapping_add(1);
+            if s.generation == 0 {
+                s.literal_seen.iter_mut().for_each(|x| *x = 0);
+                s.rule_seen.iter_mut().for_each(|x| *x = 0);
+                s.generation = 1;
+            }
+            s.literal_seen.resize(self.literal_rules.len(), 0);
+            s.rule_seen.resize(self.rules.len(), 0);
+            let generation = s.generation;
+            let Scratch {
+                literal_seen,
+                rule_seen,
+                candidates,
+                folded,
+                ..
+            } = s;
+            let mut scan = |text: &str| {
+                let hay: &str = if text.is_ascii() {
+                    text
+                } else {
+                    folded.clear();
+                    fold::fold_into(text, folded);
+                    folded
+                };
+                for m in ac.find_overlapping_iter(hay) {
+                    let k = m.pattern().as_usize();
+                    if literal_seen[k] != generation {
+                        literal_seen[k] = generation;
+                        for &r in &self.literal_rules[k] {
+                            if rule_seen[r as usize] != generation {
+                                rule_seen[r as usize] = generation;
+                                candidates.push(r);
+                            }
+                        }
+                    }
+                }
+            };
+            ev.values(&mut |v| {
+                v.with_text(&mut scan);
+                false
+            });
+            s.candidates.sort_unstable();
+        }
+        for &r in &s.candidates {
+            if self.rules[r as usize].matches_dyn(ev) {
+                out.push(self.source[r as usize]);
+            }
+        }
+    }
+}
