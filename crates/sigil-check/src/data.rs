@@ -9,13 +9,15 @@ pub const ATTACK_TSV: &str = include_str!("../data/attack-ids.tsv");
 /// SigmaHQ `tests/logsource.json`, verbatim.
 pub const LOGSOURCE_JSON: &str = include_str!("../data/logsource.json");
 /// The ATT&CK release the bundled ids come from.
-pub const ATTACK_VERSION: &str = "ATT&CK Enterprise v18.1";
+pub const ATTACK_VERSION: &str = "ATT&CK Enterprise v19.0";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttackStatus {
     Active,
     Deprecated,
     Revoked,
+    /// Listed in v18.1 but no longer an active object of v19.0.
+    Retired,
 }
 
 #[derive(Debug)]
@@ -42,6 +44,7 @@ pub fn attack() -> &'static HashMap<String, AttackObject> {
             let status = match f[2] {
                 "revoked" => AttackStatus::Revoked,
                 "deprecated" => AttackStatus::Deprecated,
+                "retired-v19" => AttackStatus::Retired,
                 _ => AttackStatus::Active,
             };
             m.insert(
@@ -58,11 +61,12 @@ pub fn attack() -> &'static HashMap<String, AttackObject> {
     })
 }
 
-/// The tactic short names (`initial-access`, ...).
+/// The active tactic short names (`initial-access`, ...).
 pub fn tactics() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = ATTACK_TSV
         .lines()
         .filter_map(|l| l.strip_prefix("tactic\t"))
+        .filter(|l| l.split('\t').nth(1) == Some("active"))
         .filter_map(|l| l.split('\t').next())
         .collect();
     v.sort();
@@ -209,7 +213,9 @@ mod tests {
         assert!(a.len() > 2000, "{} ATT&CK objects", a.len());
         assert_eq!(a["t1087.004"].kind, "technique");
         assert_eq!(a["t1087.004"].tactics, ["discovery"]);
-        assert_eq!(tactics().len(), 14);
+        assert_eq!(tactics().len(), 15);
+        assert!(tactics().contains(&"stealth") && !tactics().contains(&"defense-evasion"));
+        assert_eq!(a["defense-evasion"].status, AttackStatus::Retired);
         let l = logsources();
         assert_eq!(l.version, "20251205");
         assert_eq!(l.products.len(), 32);

@@ -385,7 +385,20 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem) {
         .help("write the value without the list");
     }
     // Duplicate values.
-    let cased = item.has(Modifier::Cased) || is_re;
+    // Encodings (base64, utf16...) make case significant: 'IEX' and 'iex' encode differently.
+    let cased = item.has(Modifier::Cased)
+        || is_re
+        || item.modifiers.iter().any(|m| {
+            matches!(
+                m,
+                Modifier::Base64
+                    | Modifier::Base64Offset
+                    | Modifier::Utf16
+                    | Modifier::Utf16le
+                    | Modifier::Utf16be
+                    | Modifier::Wide
+            )
+        });
     let mut seen: HashMap<String, usize> = HashMap::new();
     for (i, v) in item.values.iter().enumerate() {
         let key = match v {

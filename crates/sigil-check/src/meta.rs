@@ -441,12 +441,18 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
         match ns.as_str() {
             "attack" => match attack.get(&name) {
                 Some(obj) => {
-                    match obj.status {
-                        AttackStatus::Active => {}
-                        s => {
-                            let s = if s == AttackStatus::Revoked { "revoked" } else { "deprecated" };
-                            ctx.push("attack_deprecated", p, format!("ATT&CK {} {} ({}) is {s} in {}", obj.kind, name.to_ascii_uppercase(), obj.name, data::ATTACK_VERSION))
-                                .help("use the technique that replaced it (see attack.mitre.org)");
+                    if obj.status != AttackStatus::Active {
+                        let st = match obj.status {
+                            AttackStatus::Revoked => "revoked",
+                            AttackStatus::Deprecated => "deprecated",
+                            _ => "retired (listed in v18.1, not in v19.0)",
+                        };
+                        let id = if obj.kind == "tactic" { name.clone() } else { name.to_ascii_uppercase() };
+                        let f = ctx.push("attack_deprecated", p, format!("ATT&CK {} {id} ({}) is {st} in {}", obj.kind, obj.name, data::ATTACK_VERSION));
+                        if name == "defense-evasion" {
+                            f.help("ATT&CK v19 split Defense Evasion into attack.stealth and attack.defense-impairment");
+                        } else {
+                            f.help("use the object that replaced it (see attack.mitre.org)");
                         }
                     }
                     if obj.kind == "technique" {

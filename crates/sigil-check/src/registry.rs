@@ -76,7 +76,7 @@ pub const VALIDATORS: &[Validator] = &[
     v("tag_format", W, false, "a tag does not match namespace.name with [a-z0-9_-.]", "pySigma tag_format"),
     v("tag_namespace", W, false, "a tag namespace is not attack, car, cve, d3fend, detection, stp or tlp", "pySigma namespace_tag"),
     v("tag_duplicate", W, false, "a tag is listed twice", "pySigma duplicate_tag"),
-    v("attack_unknown", W, false, "an attack.* tag is not an ATT&CK tactic, technique, group, software, campaign, mitigation or data source id (bundled ATT&CK v18.1)", "pySigma attacktag"),
+    v("attack_unknown", W, false, "an attack.* tag is not an ATT&CK tactic, technique, group, software, campaign, mitigation or data source id (bundled ATT&CK v19.0)", "pySigma attacktag"),
     v("attack_deprecated", W, false, "an attack.* tag names a revoked or deprecated ATT&CK object", "pySigma attacktag"),
     v("attack_tactic_missing", I, false, "the rule tags ATT&CK techniques but none of their tactics", "SigmaHQ sigmahq_tags_technique_tactic"),
     v("cve_format", W, false, "a cve.* tag is not cve.YYYY-NNNN", "pySigma cvetag"),
