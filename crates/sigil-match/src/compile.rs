@@ -312,7 +312,10 @@ fn fieldref_cmp(kind: RefKind, cased: bool, a: &str, b: &str) -> bool {
         }
         RefKind::EndsWith => {
             let mut ia = a.chars().rev().map(fold::fold_char);
-            b.chars().rev().map(fold::fold_char).all(|c| ia.next() == Some(c))
+            b.chars()
+                .rev()
+                .map(fold::fold_char)
+                .all(|c| ia.next() == Some(c))
         }
         RefKind::Contains => fold::fold(a).contains(&fold::fold(b)),
     }
@@ -328,7 +331,9 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             let m = matcher(pattern, *cased)?;
             let field = field.clone();
             Box::new(move |ev| {
-                ev.field(&field, &mut |v| v.with_text(|t| m.matches(t)).unwrap_or(false))
+                ev.field(&field, &mut |v| {
+                    v.with_text(|t| m.matches(t)).unwrap_or(false)
+                })
             })
         }
         Pred::Keyword { pattern, cased } => {

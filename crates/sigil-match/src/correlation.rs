@@ -181,13 +181,15 @@ fn check_corr(c: &CorrelationIr) -> Result<(), MatchError> {
         return err("a correlation needs a timespan");
     }
     match (&c.condition, c.kind) {
-        (CorrelationCondition::Extended(_), CorrelationType::TemporalOrdered) => err(
-            "extended (boolean) conditions are not supported for temporal_ordered correlations",
-        ),
+        (CorrelationCondition::Extended(_), CorrelationType::TemporalOrdered) => {
+            err("extended (boolean) conditions are not supported for temporal_ordered correlations")
+        }
         (CorrelationCondition::Extended(_), k) if !k.is_temporal() => {
             err("extended conditions are only valid for temporal correlations")
         }
-        (CorrelationCondition::Threshold { field, .. }, k) if k.needs_field() && field.is_empty() => {
+        (CorrelationCondition::Threshold { field, .. }, k)
+            if k.needs_field() && field.is_empty() =>
+        {
             err("this correlation type needs 'condition.field'")
         }
         (
@@ -409,10 +411,7 @@ impl Engine {
 
 fn eval_extended(e: &ExtendedCond, names: &[String], seen: &[bool]) -> bool {
     match e {
-        ExtendedCond::Rule(n) => names
-            .iter()
-            .position(|x| x == n)
-            .is_some_and(|i| seen[i]),
+        ExtendedCond::Rule(n) => names.iter().position(|x| x == n).is_some_and(|i| seen[i]),
         ExtendedCond::Not(x) => !eval_extended(x, names, seen),
         ExtendedCond::And(v) => v.iter().all(|x| eval_extended(x, names, seen)),
         ExtendedCond::Or(v) => v.iter().any(|x| eval_extended(x, names, seen)),

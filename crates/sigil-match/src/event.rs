@@ -296,7 +296,8 @@ where
         }
     }
     fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
-        self.values().any(|v| v.visit(&mut |x| !x.is_null() && f(x)))
+        self.values()
+            .any(|v| v.visit(&mut |x| !x.is_null() && f(x)))
     }
 }
 
@@ -313,7 +314,8 @@ where
         }
     }
     fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
-        self.values().any(|v| v.visit(&mut |x| !x.is_null() && f(x)))
+        self.values()
+            .any(|v| v.visit(&mut |x| !x.is_null() && f(x)))
     }
 }
 
@@ -393,7 +395,10 @@ mod tests {
     #[test]
     fn number_text() {
         assert_eq!(Value::Float(1.5).with_text(str::to_string).unwrap(), "1.5");
-        assert_eq!(Value::UInt(u64::MAX).with_text(str::to_string).unwrap(), "18446744073709551615");
+        assert_eq!(
+            Value::UInt(u64::MAX).with_text(str::to_string).unwrap(),
+            "18446744073709551615"
+        );
         assert_eq!(Value::Float(f64::NAN).with_text(str::to_string), None);
     }
 }

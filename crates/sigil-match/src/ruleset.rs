@@ -59,7 +59,9 @@ pub struct RuleSet {
 
 impl std::fmt::Debug for RuleSet {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RuleSet").field("stats", &self.stats).finish()
+        f.debug_struct("RuleSet")
+            .field("stats", &self.stats)
+            .finish()
     }
 }
 

@@ -22,7 +22,7 @@ enum Kind {
     Exact(Box<[u8]>),
     Prefix(Box<[u8]>),
     Suffix(Box<[u8]>),
-    Contains(memmem::Finder<'static>),
+    Contains(Box<memmem::Finder<'static>>),
     Any,
     /// Segments separated by `*`; `anchored_start`/`anchored_end` when the pattern does not
     /// begin/end with `*`.
@@ -71,7 +71,7 @@ impl StrMatcher {
             [Piece::Lit(s), Piece::Star] => Kind::Prefix(lit(s).into()),
             [Piece::Star, Piece::Lit(s)] => Kind::Suffix(lit(s).into()),
             [Piece::Star, Piece::Lit(s), Piece::Star] => {
-                Kind::Contains(memmem::Finder::new(&lit(s)).into_owned())
+                Kind::Contains(Box::new(memmem::Finder::new(&lit(s)).into_owned()))
             }
             _ => {
                 let mut segs = vec![vec![]];
@@ -238,7 +238,7 @@ fn glob(segs: &[Vec<Tok>], anchored_start: bool, anchored_end: bool, h: &[u8]) -
     }
     let mut lo = 0usize;
     let mut hi = h.len();
-    let mut inner = &segs[..];
+    let mut inner = segs;
     if anchored_start && anchored_end && segs.len() == 1 {
         return match_at(&segs[0], h, 0) == Some(h.len());
     }

@@ -206,10 +206,20 @@ mod tests {
         assert_eq!(parse("2023-07-10T11:42:36.5Z"), Some(base + 500));
         assert_eq!(parse("2023-07-10 11:42:36.123456"), Some(base + 123));
         assert_eq!(parse("2023-07-10T11:42Z"), Some(base - 36_000));
-        assert_eq!(parse("2023-07-10"), Some(base - (11 * 3600 + 42 * 60 + 36) * 1000));
+        assert_eq!(
+            parse("2023-07-10"),
+            Some(base - (11 * 3600 + 42 * 60 + 36) * 1000)
+        );
         for bad in [
-            "", "2023", "2023-13-01", "2023-02-29", "2023-07-10X11:00:00", "2023-07-10T25:00:00",
-            "2023-07-10T11:42:36.Z", "2023-07-10T11:42:36 junk", "hello",
+            "",
+            "2023",
+            "2023-13-01",
+            "2023-02-29",
+            "2023-07-10X11:00:00",
+            "2023-07-10T25:00:00",
+            "2023-07-10T11:42:36.Z",
+            "2023-07-10T11:42:36 junk",
+            "hello",
         ] {
             assert_eq!(parse(bad), None, "{bad}");
         }
@@ -231,7 +241,13 @@ mod tests {
         assert_eq!(part(parse("2021-01-03").unwrap(), TimePart::Week), 53);
         assert_eq!(part(parse("2021-01-04").unwrap(), TimePart::Week), 1);
         assert_eq!(part(parse("2024-12-30").unwrap(), TimePart::Week), 1);
-        assert_eq!(part(parse("1969-12-31T23:59:59Z").unwrap(), TimePart::Year), 1969);
-        assert_eq!(part(parse("1969-12-31T23:59:59Z").unwrap(), TimePart::Hour), 23);
+        assert_eq!(
+            part(parse("1969-12-31T23:59:59Z").unwrap(), TimePart::Year),
+            1969
+        );
+        assert_eq!(
+            part(parse("1969-12-31T23:59:59Z").unwrap(), TimePart::Hour),
+            23
+        );
     }
 }

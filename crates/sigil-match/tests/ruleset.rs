@@ -1,0 +1,151 @@
+//! RuleSet: the prefilter never hides a match (checked against evaluating every rule).
+
+use proptest::prelude::*;
+use serde_json::{json, Value as Json};
+use sigil_core::{load::load_str, Collection};
+use sigil_match::{CompiledRule, RuleSet};
+
+const RULES: &str = r#"
+title: r0 contains
+id: 00000000-0000-0000-0000-000000000000
+level: high
+logsource: {product: test}
+detection:
+    sel:
+        CommandLine|contains: 'mimikatz'
+    condition: sel
+---
+title: r1 and with numbers
+logsource: {product: test}
+detection:
+    sel:
+        EventID: 1
+        Image|endswith: '\rundll32.exe'
+    condition: sel
+---
+title: r2 or of lists
+logsource: {product: test}
+detection:
+    a:
+        Image|endswith: ['\a.exe', '\b.exe']
+    b:
+        CommandLine|contains: 'zz'
+    condition: a or b
+---
+title: r3 not only (always evaluated)
+logsource: {product: test}
+detection:
+    f:
+        Image|endswith: '\a.exe'
+    condition: not f
+---
+title: r4 keyword
+logsource: {product: test}
+detection:
+    kw:
+        - 'Σίσυφος'
+    condition: kw
+---
+title: r5 number as text
+logsource: {product: test}
+detection:
+    sel:
+        EventID|startswith: '46'
+    condition: sel
+---
+title: r6 regex only
+logsource: {product: test}
+detection:
+    sel:
+        CommandLine|re: 'b[0-9]'
+    condition: sel
+---
+title: r7 cased
+logsource: {product: test}
+detection:
+    sel:
+        CommandLine|contains|cased: 'Zz'
+    condition: sel
+"#;
+
+fn set() -> (RuleSet, Vec<CompiledRule>) {
+    let lowered = Collection::from_files(vec![load_str(RULES, "rules.yml")]).lower();
+    assert!(lowered.errors.is_empty(), "{:?}", lowered.errors);
+    let (set, errors) = RuleSet::new(&lowered.rules);
+    assert!(errors.is_empty(), "{errors:?}");
+    let each = lowered
+        .rules
+        .iter()
+        .map(|r| CompiledRule::compile(r).unwrap())
+        .collect();
+    (set, each)
+}
+
+fn brute(each: &[CompiledRule], ev: &Json) -> Vec<usize> {
+    (0..each.len()).filter(|i| each[*i].matches(ev)).collect()
+}
+
+#[test]
+fn matches_and_stats() {
+    let (set, each) = set();
+    let s = set.stats();
+    assert_eq!(s.rules, 8);
+    assert_eq!(s.always, 2, "{s:?}"); // r3 (not) and r6 (regex)
+    let ev = json!({"EventID": 4688, "Image": "C:\\A.EXE", "CommandLine": "MIMIKATZ Zz"});
+    let got: Vec<usize> = set.matches(&ev).iter().map(|m| m.index).collect();
+    assert_eq!(got, vec![0, 2, 5, 7]);
+    assert_eq!(got, brute(&each, &ev));
+    let m = &set.matches(&ev)[0];
+    assert_eq!(m.meta.title, "r0 contains");
+    let ev = json!({"x": ["ΣΊΣΥΦΟΣ was here"], "CommandLine": "b1"});
+    let got: Vec<usize> = set.matches(&ev).iter().map(|m| m.index).collect();
+    assert_eq!(got, vec![3, 4, 6]);
+}
+
+#[test]
+fn failing_rules_are_reported_and_skipped() {
+    let src = "title: bad\nlogsource: {product: test}\ndetection:\n    sel:\n        User|expand: '%Admins%'\n    condition: sel\n---\ntitle: good\nlogsource: {product: test}\ndetection:\n    sel:\n        User: root\n    condition: sel\n";
+    let lowered = Collection::from_files(vec![load_str(src, "r.yml")]).lower();
+    let (set, errors) = RuleSet::new(&lowered.rules);
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].to_string().starts_with("bad: "), "{}", errors[0]);
+    let got: Vec<usize> = set
+        .matches(&json!({"User": "ROOT"}))
+        .iter()
+        .map(|m| m.index)
+        .collect();
+    assert_eq!(got, vec![1], "input positions are kept");
+}
+
+fn value() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        "[a-zA-Z\\\\.ΣσςΊί ]{0,12}".prop_map(Json::from),
+        prop::sample::select(vec![
+            "C:\\a.exe",
+            "x\\B.EXE",
+            "\\rundll32.exe",
+            "mimikatz",
+            "MIMIKATZ",
+            "zz",
+            "Zz",
+            "b7",
+            "σίσυφος",
+            "46",
+            "4688",
+        ])
+        .prop_map(Json::from),
+        (0i64..5000).prop_map(Json::from),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn prefilter_never_hides_a_match(
+        image in value(), cmd in value(), id in value(), extra in prop::collection::vec(value(), 0..3)
+    ) {
+        let (set, each) = set();
+        let ev = json!({"Image": image, "CommandLine": cmd, "EventID": id, "extra": extra});
+        let got: Vec<usize> = set.matches(&ev).iter().map(|m| m.index).collect();
+        prop_assert_eq!(got, brute(&each, &ev));
+    }
+}
