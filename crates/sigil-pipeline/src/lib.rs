@@ -295,6 +295,9 @@ impl Pipeline {
     /// correlations that refer to them) and reported.
     pub fn apply_lowered(&self, set: &mut Lowered) -> Vec<PipelineError> {
         let mut errors = vec![];
+        if self.items.is_empty() {
+            return errors;
+        }
         let logsources: Vec<_> = set.rules.iter().map(|r| r.logsource.clone()).collect();
         let mut keep = vec![true; set.rules.len()];
         for (i, r) in set.rules.iter_mut().enumerate() {
@@ -468,6 +471,9 @@ impl Pipeline {
 
     /// Post-process one query of a rule (after [`Pipeline::apply`] on that rule).
     pub fn postprocess(&self, rule: &RuleIr, query: String) -> String {
+        if self.post.is_empty() {
+            return query;
+        }
         let state = self
             .states
             .lock()

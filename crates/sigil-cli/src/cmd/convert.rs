@@ -55,11 +55,19 @@ struct Converted {
 }
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
-    let opts = BackendOptions {
+    let pipeline = sigil_pipeline::resolve(&args.pipelines).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let mut opts = BackendOptions {
         table: args.table.clone(),
         options: args.options.iter().cloned().collect(),
     };
+    // Options a pipeline asks for (e.g. cloudtrail-athena's table layout); `-O` wins.
+    for (k, v) in pipeline.backend_options() {
+        opts.options.entry(k.clone()).or_insert_with(|| v.clone());
+    }
     let backend = crate::targets::make(&args.target, &opts)?;
+    pipeline
+        .check_backend(backend.name())
+        .map_err(|e| anyhow::anyhow!(e))?;
     let format = args
         .format
         .clone()
@@ -71,9 +79,6 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             backend.formats().join(", ")
         );
     }
-    if !args.pipelines.is_empty() {
-        anyhow::bail!("processing pipelines are not part of this build yet");
-    }
 
     let files = find_rule_files(&args.paths)?;
     let loaded: Vec<_> = files.par_iter().map(|p| load_file(p)).collect();
@@ -82,6 +87,12 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let mut errors: Vec<String> = collection.load_errors().map(|e| e.to_string()).collect();
     collection.resolve_errors(&mut lowered.errors);
     errors.extend(lowered.errors.iter().map(|e| e.to_string()));
+    errors.extend(
+        pipeline
+            .apply_lowered(&mut lowered)
+            .iter()
+            .map(|e| e.to_string()),
+    );
 
     let mut converted: Vec<Converted> = lowered
         .rules
@@ -92,7 +103,9 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             path: r.meta.source.path.to_string(),
             id: r.meta.display_id(),
             title: r.meta.title.clone(),
-            result: backend.convert_rule(r),
+            result: backend
+                .convert_rule(r)
+                .map(|qs| qs.into_iter().map(|q| pipeline.postprocess(r, q)).collect()),
             meta: r.meta.clone(),
         })
         .collect();
@@ -143,6 +156,19 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
                 }
                 errors.push(format!("{}: error: {e}", c.path));
             }
+        }
+    }
+    // Pipeline finalizers (concat, json, yaml) build the whole output from all queries.
+    if pipeline.has_finalizers() && format != "json" {
+        let all: Vec<String> = converted
+            .iter()
+            .filter_map(|c| c.result.as_ref().ok())
+            .flatten()
+            .cloned()
+            .collect();
+        text = pipeline.finalize(all);
+        if !text.ends_with('\n') {
+            text.push('\n');
         }
     }
     write_output(args.output.as_ref(), &text)?;

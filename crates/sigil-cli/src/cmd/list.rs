@@ -30,7 +30,22 @@ pub fn run(args: ListArgs) -> anyhow::Result<ExitCode> {
                 println!("{:<13} {}", m.name(), m.description());
             }
         }
-        What::Pipelines | What::Validators => {}
+        What::Pipelines => {
+            for (name, desc) in sigil_pipeline::builtins() {
+                println!("{name:<20} {desc}");
+            }
+        }
+        What::Validators => {
+            for v in sigil_check::VALIDATORS {
+                let fix = if v.fixable { " (fixable)" } else { "" };
+                println!(
+                    "{:<32} {:<8} {}{fix}",
+                    v.id,
+                    v.severity.name(),
+                    v.description
+                );
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
