@@ -491,10 +491,13 @@ pub(crate) fn apply_item(item: &Item, w: &mut Work, ctx: &Ctx) -> Result<bool, S
                 }
                 Ok(Some(one_or_or(alts)))
             })?;
+            // The `fields` list has no detection items: items that select detection items
+            // leave it alone.
+            let map_fields = item.item_conds.is_empty();
             let mut fields = vec![];
             for f in std::mem::take(&mut w.fields) {
                 match lookup(&f) {
-                    Some(ts) if field_ok(item, Some(&f), &w.state) => {
+                    Some(ts) if map_fields && field_ok(item, Some(&f), &w.state) => {
                         produced.extend(ts.iter().cloned());
                         for t in ts {
                             if !fields.contains(&t) {
