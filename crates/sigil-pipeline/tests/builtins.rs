@@ -207,3 +207,9 @@ fn yaml_text(v: &serde_yaml::Value) -> String {
         other => panic!("unexpected {other:?}"),
     }
 }
+
+#[test]
+fn evtx_json_wmi_user_data() {
+    let src = "title: w\nlogsource: {product: windows, service: wmi}\ndetection:\n  sel:\n    EventID: 5858\n    Operation|contains: cleareventlog\n  condition: sel\n";
+    insta::assert_snapshot!(apply(&["windows-evtx-json", "windows-logsources"], src));
+}
