@@ -553,7 +553,10 @@ fn check_regex(ctx: &mut Ctx, item: &DetectionItem, i: usize, s: &str) {
         ctx.push(
             "regex_invalid",
             value_path(item, i),
-            format!("regular expression of '{field}' does not compile: {}", last.trim()),
+            format!(
+                "regular expression of '{field}' does not compile: {}",
+                last.trim().trim_start_matches("error: ")
+            ),
         )
         .help("Sigma regexes must work in every backend: no lookaround, backreferences or possessive quantifiers");
         return;

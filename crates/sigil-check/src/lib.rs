@@ -261,4 +261,12 @@ pub fn resolve_spans(set: &Collection, findings: &mut [Finding]) {
             None => loc.locate(f.document, path),
         };
     }
+    findings.sort_by(|a, b| {
+        (&*a.file, a.document, a.span, a.validator).cmp(&(
+            &*b.file,
+            b.document,
+            b.span,
+            b.validator,
+        ))
+    });
 }

@@ -373,6 +373,9 @@ fn file_name(ctx: &mut Ctx) {
     }
 }
 
+const D3FEND: &str =
+    r"^(?:d3-[a-z0-9]+|d3f-[a-z0-9-]+|model|harden|detect|isolate|deceive|evict|restore)$";
+
 const NAMESPACES: [&str; 7] = ["attack", "car", "cve", "d3fend", "detection", "stp", "tlp"];
 
 fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
@@ -445,10 +448,23 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
                         let st = match obj.status {
                             AttackStatus::Revoked => "revoked",
                             AttackStatus::Deprecated => "deprecated",
-                            _ => "retired (listed in v18.1, not in v19.0)",
+                            _ => "retired (listed in v18.1 only)",
                         };
-                        let id = if obj.kind == "tactic" { name.clone() } else { name.to_ascii_uppercase() };
-                        let f = ctx.push("attack_deprecated", p, format!("ATT&CK {} {id} ({}) is {st} in {}", obj.kind, obj.name, data::ATTACK_VERSION));
+                        let id = if obj.kind == "tactic" {
+                            name.clone()
+                        } else {
+                            name.to_ascii_uppercase()
+                        };
+                        let f = ctx.push(
+                            "attack_deprecated",
+                            p,
+                            format!(
+                                "ATT&CK {} {id} ({}) is {st} in {}",
+                                obj.kind,
+                                obj.name,
+                                data::ATTACK_VERSION
+                            ),
+                        );
                         if name == "defense-evasion" {
                             f.help("ATT&CK v19 split Defense Evasion into attack.stealth and attack.defense-impairment");
                         } else {
@@ -463,7 +479,14 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
                 }
                 None => {
                     let what = attack_kind(&name);
-                    let f = ctx.push("attack_unknown", p, format!("'{written}' is not an ATT&CK {what} ({})", data::ATTACK_VERSION));
+                    let f = ctx.push(
+                        "attack_unknown",
+                        p,
+                        format!(
+                            "'{written}' is not an ATT&CK {what} ({})",
+                            data::ATTACK_VERSION
+                        ),
+                    );
                     if what == "tactic" {
                         if let Some(t) = data::tactics()
                             .into_iter()
@@ -478,39 +501,45 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
                     }
                 }
             },
-            "cve" => {
-                if !re(&CVE, r"^\d{4}-\d{4,}$").is_match(&name) {
-                    ctx.push("cve_format", p, format!("'{written}' is not cve.YYYY-NNNN"));
-                }
+            "cve" if !re(&CVE, r"^\d{4}-\d{4,}$").is_match(&name) => {
+                ctx.push("cve_format", p, format!("'{written}' is not cve.YYYY-NNNN"));
             }
-            "car" => {
-                if !re(&CAR, r"^\d{4}-\d{2}-\d{3}$").is_match(&name) {
-                    ctx.push("car_format", p, format!("'{written}' is not car.YYYY-MM-NNN"))
-                        .help("write the CAR id without its 'CAR-' prefix, e.g. car.2016-04-005");
-                }
+            "car" if !re(&CAR, r"^\d{4}-\d{2}-\d{3}$").is_match(&name) => {
+                ctx.push(
+                    "car_format",
+                    p,
+                    format!("'{written}' is not car.YYYY-MM-NNN"),
+                )
+                .help("write the CAR id without its 'CAR-' prefix, e.g. car.2016-04-005");
             }
             "detection" => {
                 n_detection += 1;
-                if !matches!(name.as_str(), "dfir" | "emerging-threats" | "threat-hunting") {
+                if !matches!(
+                    name.as_str(),
+                    "dfir" | "emerging-threats" | "threat-hunting"
+                ) {
                     ctx.push("detection_tag", p, format!("'{written}' is not detection.dfir, detection.emerging-threats or detection.threat-hunting"));
                 }
             }
-            "stp" => {
-                if !re(&STP, r"^[1-5][auk]?$").is_match(&name) {
-                    ctx.push("stp_format", p, format!("'{written}' is not stp.1 to stp.5 with an optional a, u or k"));
-                }
+            "stp" if !re(&STP, r"^[1-5][auk]?$").is_match(&name) => {
+                ctx.push(
+                    "stp_format",
+                    p,
+                    format!("'{written}' is not stp.1 to stp.5 with an optional a, u or k"),
+                );
             }
             "tlp" => {
                 n_tlp += 1;
-                if !matches!(name.as_str(), "clear" | "white" | "green" | "amber" | "amber-strict" | "red") {
+                if !matches!(
+                    name.as_str(),
+                    "clear" | "white" | "green" | "amber" | "amber-strict" | "red"
+                ) {
                     ctx.push("tlp_value", p, format!("'{written}' is not a TLP colour"))
                         .help("TLP 2.0: clear, green, amber, amber-strict, red (TLP 1.0 also has white)");
                 }
             }
-            "d3fend" => {
-                if !re(&D3, r"^(?:d3-[a-z0-9]+|d3f-[a-z0-9-]+|model|harden|detect|isolate|deceive|evict|restore)$").is_match(&name) {
-                    ctx.push("d3fend_format", p, format!("'{written}' is not a D3FEND tactic, technique (d3-...) or artifact (d3f-...)"));
-                }
+            "d3fend" if !re(&D3, D3FEND).is_match(&name) => {
+                ctx.push("d3fend_format", p, format!("'{written}' is not a D3FEND tactic, technique (d3-...) or artifact (d3f-...)"));
             }
             _ => {}
         }

@@ -100,6 +100,12 @@ pub fn text(f: &Finding, source: &str, color: bool) -> String {
             if let Some(h) = &f.help {
                 let _ = writeln!(out, "{pad} {blue}={r} {b}help{r}: {h}");
             }
+            if f.fix.is_some() {
+                let _ = writeln!(
+                    out,
+                    "{pad} {blue}={r} {b}note{r}: `sigil check --fix` repairs this"
+                );
+            }
         }
         (span, _) => {
             let loc = match span {
