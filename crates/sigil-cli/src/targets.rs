@@ -5,13 +5,24 @@ use sigil_core::backend::{Backend, BackendOptions};
 /// Target names accepted by `-t`, with a one-line description.
 pub fn list() -> Vec<(&'static str, &'static str)> {
     // Backends register here (one line each).
-    vec![]
+    vec![
+        ("athena", "AWS Athena (Trino) SQL: -O layout=flat|json|cloudtrail, --table, -O output=condition"),
+        ("postgres", "PostgreSQL SQL: -O layout=flat|json (jsonb), --table, -O output=condition"),
+        ("sqlite", "SQLite SQL: -O layout=flat|json, --table, -O output=condition (regex needs a REGEXP function)"),
+    ]
 }
 
 /// Construct the backend for a target name.
 pub fn make(name: &str, _opts: &BackendOptions) -> anyhow::Result<Box<dyn Backend>> {
     // Backends register here (one match arm each).
     match name {
+        "athena" | "postgres" | "sqlite" => {
+            let dialect = sigil_sql::Dialect::from_name(name)
+                .ok_or_else(|| anyhow::anyhow!("unknown SQL dialect '{name}'"))?;
+            Ok(Box::new(
+                sigil_sql::SqlBackend::from_options(dialect, _opts).map_err(anyhow::Error::msg)?,
+            ))
+        }
         other => anyhow::bail!(
             "unknown target '{other}'; known targets: {}",
             list()
