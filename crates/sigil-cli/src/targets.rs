@@ -6,6 +6,7 @@ use sigil_core::backend::{Backend, BackendOptions};
 pub fn list() -> Vec<(&'static str, &'static str)> {
     // Backends register here (one line each).
     vec![
+        ("lucene", "Lucene / Elasticsearch query_string: -O case=exact|lowercase|regex, -O cidr=ip|keyword; formats default, kibana_ndjson, siem_rule, siem_rule_ndjson, dsl_lucene"),
         ("athena", "AWS Athena (Trino) SQL: -O layout=flat|json|cloudtrail, --table, -O output=condition"),
         ("postgres", "PostgreSQL SQL: -O layout=flat|json (jsonb), --table, -O output=condition"),
         ("sqlite", "SQLite SQL: -O layout=flat|json, --table, -O output=condition (regex needs a REGEXP function)"),
@@ -16,6 +17,9 @@ pub fn list() -> Vec<(&'static str, &'static str)> {
 pub fn make(name: &str, _opts: &BackendOptions) -> anyhow::Result<Box<dyn Backend>> {
     // Backends register here (one match arm each).
     match name {
+        "lucene" => Ok(Box::new(
+            sigil_lucene::LuceneBackend::new(_opts).map_err(anyhow::Error::msg)?,
+        )),
         "athena" | "postgres" | "sqlite" => {
             let dialect = sigil_sql::Dialect::from_name(name)
                 .ok_or_else(|| anyhow::anyhow!("unknown SQL dialect '{name}'"))?;
