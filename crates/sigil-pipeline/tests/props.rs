@@ -19,13 +19,16 @@ fn piece() -> impl Strategy<Value = Piece> {
 fn pred() -> impl Strategy<Value = Pred> {
     let field = prop_oneof![Just("a"), Just("c"), Just("d.e")].prop_map(String::from);
     prop_oneof![
-        (field.clone(), prop::collection::vec(piece(), 0..5), any::<bool>()).prop_map(
-            |(field, pieces, cased)| Pred::Str {
+        (
+            field.clone(),
+            prop::collection::vec(piece(), 0..5),
+            any::<bool>()
+        )
+            .prop_map(|(field, pieces, cased)| Pred::Str {
                 field,
                 pattern: Pattern::from_pieces(pieces),
                 cased
-            }
-        ),
+            }),
         (field.clone(), any::<i32>()).prop_map(|(field, n)| Pred::Num {
             field,
             op: CmpOp::Eq,
@@ -43,13 +46,15 @@ fn pred() -> impl Strategy<Value = Pred> {
 }
 
 fn expr() -> impl Strategy<Value = Expr> {
-    pred().prop_map(Expr::Pred).prop_recursive(4, 32, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::and),
-            prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::or),
-            inner.prop_map(Expr::not),
-        ]
-    })
+    pred()
+        .prop_map(Expr::Pred)
+        .prop_recursive(4, 32, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::and),
+                prop::collection::vec(inner.clone(), 2..4).prop_map(Expr::or),
+                inner.prop_map(Expr::not),
+            ]
+        })
 }
 
 fn rule(e: Expr) -> RuleIr {
