@@ -291,11 +291,13 @@ fn check_fields(ctx: &mut Ctx, rule: &Rule) {
     }
 }
 
+/// pySigma's `specific_to_generic_logsource_mapping` for Sysmon event ids.
 fn sysmon_category(id: i64) -> Option<&'static str> {
     Some(match id {
         1 => "process_creation",
         2 => "file_change",
         3 => "network_connection",
+        4 | 16 => "sysmon_status",
         5 => "process_termination",
         6 => "driver_load",
         7 => "image_load",
@@ -310,8 +312,13 @@ fn sysmon_category(id: i64) -> Option<&'static str> {
         19..=21 => "wmi_event",
         22 => "dns_query",
         23 => "file_delete",
+        24 => "clipboard_change",
         25 => "process_tampering",
         26 => "file_delete_detected",
+        27 => "file_block_executable",
+        28 => "file_block_shredding",
+        29 => "file_executable_detected",
+        255 => "sysmon_error",
         _ => return None,
     })
 }

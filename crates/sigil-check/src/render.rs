@@ -40,6 +40,13 @@ fn token_len(line: &str, col: usize) -> usize {
         }
         Some(_) => {
             let mut end = rest.len();
+            // Inside a flow collection (`[a, b]`, `{k: v}`) a plain scalar ends at , ] }.
+            let before: String = line.chars().take(col.saturating_sub(1)).collect();
+            if before.contains('[') || before.contains('{') {
+                if let Some(p) = rest.find([',', ']', '}']) {
+                    end = end.min(p);
+                }
+            }
             if let Some(p) = rest.find(" #") {
                 end = end.min(p);
             }
