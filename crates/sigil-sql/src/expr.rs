@@ -55,7 +55,7 @@ impl<'a> Renderer<'a> {
                         })
                     })
                     .collect::<Result<Vec<_>, String>>()?;
-                Ok(parts.join(" AND "))
+                Ok(balanced(&parts, " AND "))
             }
             Expr::Or(items) => {
                 let mut parts = Vec::new();
@@ -92,7 +92,7 @@ impl<'a> Renderer<'a> {
                         }
                     }
                 }
-                Ok(parts.join(" OR "))
+                Ok(balanced(&parts, " OR "))
             }
         }
     }
@@ -487,6 +487,25 @@ enum Group<'e> {
         cased: bool,
         values: Vec<&'e str>,
     },
+}
+
+/// Operands joined by `op`; long lists are nested as a balanced tree of parentheses, since
+/// engines parse `a OR b OR c ...` into a left-deep tree and SQLite rejects expressions
+/// deeper than 1000 (SigmaHQ has rules with thousands of hashes).
+fn balanced(parts: &[String], op: &str) -> String {
+    const FLAT: usize = 64;
+    if parts.len() <= FLAT {
+        return parts.join(op);
+    }
+    let chunk = parts
+        .len()
+        .div_ceil(FLAT)
+        .max(FLAT.min(parts.len().div_ceil(2)));
+    let groups: Vec<String> = parts
+        .chunks(chunk)
+        .map(|c| format!("({})", balanced(c, op)))
+        .collect();
+    balanced(&groups, op)
 }
 
 fn coalesce(mut ex: Vec<String>) -> String {

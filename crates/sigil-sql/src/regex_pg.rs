@@ -51,8 +51,14 @@ pub(crate) fn postgres(re: &str, flags: RegexFlags) -> Result<String, String> {
     let chars: Vec<char> = body.chars().collect();
     let mut i = 0;
     let mut in_class = false;
+    // where the last atom (char, escape, class, group) starts in `out`, for `{m,n}`
+    let mut atom: Option<usize> = None;
+    let mut groups: Vec<usize> = Vec::new();
     while i < chars.len() {
         let c = chars[i];
+        if c == '\\' && !in_class {
+            atom = Some(out.len());
+        }
         if c == '\\' {
             let Some(&n) = chars.get(i + 1) else {
                 return Err("regular expression ends with a lone backslash".into());
@@ -106,7 +112,41 @@ pub(crate) fn postgres(re: &str, flags: RegexFlags) -> Result<String, String> {
             continue;
         }
         match c {
+            '{' => {
+                if let Some((min, max, len)) = counted(&chars[i..]) {
+                    let lazy = chars.get(i + len) == Some(&'?');
+                    match atom {
+                        Some(start) if min > DUP_MAX || max.is_some_and(|m| m > DUP_MAX) => {
+                            let a: String = out[start..].to_string();
+                            out.truncate(start);
+                            out.push_str(&split_count(&a, min, max)?);
+                            // greediness does not change whether a match exists
+                            i += len + usize::from(lazy);
+                        }
+                        _ => {
+                            out.extend(&chars[i..i + len]);
+                            i += len;
+                        }
+                    }
+                    atom = None;
+                } else {
+                    out.push('{');
+                    atom = Some(out.len() - 1);
+                    i += 1;
+                }
+            }
+            ')' => {
+                out.push(')');
+                atom = groups.pop();
+                i += 1;
+            }
+            '*' | '+' | '?' | '|' | '^' | '$' => {
+                out.push(c);
+                atom = None;
+                i += 1;
+            }
             '[' => {
+                atom = Some(out.len());
                 in_class = true;
                 out.push('[');
                 i += 1;
@@ -121,6 +161,7 @@ pub(crate) fn postgres(re: &str, flags: RegexFlags) -> Result<String, String> {
                 }
             }
             '(' if chars.get(i + 1) == Some(&'?') => {
+                groups.push(out.len());
                 let rest: String = chars[i + 2..].iter().take(3).collect();
                 if rest.starts_with("P<")
                     || (rest.starts_with('<') && !rest.starts_with("<=") && !rest.starts_with("<!"))
@@ -146,12 +187,72 @@ pub(crate) fn postgres(re: &str, flags: RegexFlags) -> Result<String, String> {
                     ));
                 }
             }
+            '(' => {
+                groups.push(out.len());
+                out.push('(');
+                i += 1;
+            }
             _ => {
+                atom = Some(out.len());
                 out.push(c);
                 i += 1;
             }
         }
     }
+    Ok(out)
+}
+
+/// PostgreSQL's largest repetition count (`RE_DUP_MAX`); Rust allows far more.
+const DUP_MAX: u32 = 255;
+
+/// `{m}`, `{m,}`, `{m,n}` at the start of `s`: (min, max, length in chars).
+fn counted(s: &[char]) -> Option<(u32, Option<u32>, usize)> {
+    let end = s.iter().position(|&c| c == '}')?;
+    let body: String = s[1..end].iter().collect();
+    let (a, b) = match body.split_once(',') {
+        Some((a, b)) => (a, Some(b)),
+        None => (body.as_str(), None),
+    };
+    let min: u32 = a.parse().ok()?;
+    let max = match b {
+        None => Some(min),
+        Some("") => None,
+        Some(b) => Some(b.parse().ok()?),
+    };
+    Some((min, max, end + 1))
+}
+
+/// `atom{min,max}` with counts above 255 as a sequence of pieces PostgreSQL accepts:
+/// `a{1,256}` = `a{1,255}a{0,1}` (any count splits into counts the pieces allow).
+fn split_count(atom: &str, min: u32, max: Option<u32>) -> Result<String, String> {
+    let (mut min, mut max) = (min, max);
+    let mut out = String::from("(?:");
+    let mut pieces = 0;
+    loop {
+        pieces += 1;
+        if pieces > 16 {
+            return Err(format!(
+                "{UNSUPPORTED}regular expression repetition count too large for PostgreSQL"
+            ));
+        }
+        match max {
+            Some(m) if m <= DUP_MAX => {
+                out.push_str(&format!("(?:{atom}){{{min},{m}}}"));
+                break;
+            }
+            None if min <= DUP_MAX => {
+                out.push_str(&format!("(?:{atom}){{{min},}}"));
+                break;
+            }
+            _ => {
+                let lo = min.min(DUP_MAX);
+                out.push_str(&format!("(?:{atom}){{{lo},{DUP_MAX}}}"));
+                min -= lo;
+                max = max.map(|m| m - DUP_MAX);
+            }
+        }
+    }
+    out.push(')');
     Ok(out)
 }
 
@@ -202,6 +303,33 @@ mod tests {
         assert!(postgres(r"a(?i)b", f(false, false, false))
             .unwrap_err()
             .starts_with(UNSUPPORTED));
+    }
+
+    #[test]
+    fn large_repetition_counts_are_split() {
+        let f0 = f(false, false, true);
+        assert_eq!(
+            postgres(r"\\[^\\]{1,256}$", f0).unwrap(),
+            r"\\(?:(?:[^\\]){1,255}(?:[^\\]){0,1})$"
+        );
+        assert_eq!(
+            postgres(r"(ab){300}x{2,3}", f0).unwrap(),
+            r"(?:(?:(ab)){255,255}(?:(ab)){45,45})x{2,3}"
+        );
+        assert_eq!(
+            postgres(r"a{600,}?", f0).unwrap(),
+            r"(?:(?:a){255,255}(?:a){255,255}(?:a){90,})"
+        );
+        for (re, n) in [(r"^[^\\]{1,256}$", 256), (r"^(?:ab){300}$", 600)] {
+            let pg = postgres(re, f0).unwrap();
+            let rust = regex::Regex::new(re).unwrap();
+            let ours = regex::Regex::new(&pg).unwrap();
+            let unit = if n == 600 { "ab" } else { "a" };
+            for k in [0, 1, n / unit.len() - 1, n / unit.len(), n / unit.len() + 1] {
+                let s = unit.repeat(k);
+                assert_eq!(ours.is_match(&s), rust.is_match(&s), "{re} on {k}");
+            }
+        }
     }
 
     #[test]
