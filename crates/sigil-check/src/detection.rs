@@ -667,7 +667,40 @@ fn all_of_them(ctx: &mut Ctx, c: &Cond, path: &YamlPath) {
 }
 
 /// Most distinct predicates for which the truth table is enumerated.
-const MAX_ATOMS: usize = 12;
+const MAX_ATOMS: usize = 10;
+/// Most node evaluations spent on one condition's truth table.
+const MAX_WORK: usize = 1 << 16;
+
+/// A condition with its predicates replaced by atom indices (`neg`: `exists(f)` is the
+/// negation of the atom `f is null`).
+enum Bool {
+    Const(bool),
+    And(Vec<Bool>),
+    Or(Vec<Bool>),
+    Not(Box<Bool>),
+    Atom { index: usize, neg: bool },
+}
+
+fn to_bool(e: &Expr, atoms: &mut Vec<String>) -> Option<Bool> {
+    Some(match e {
+        Expr::Const(b) => Bool::Const(*b),
+        Expr::And(v) => Bool::And(v.iter().map(|x| to_bool(x, atoms)).collect::<Option<_>>()?),
+        Expr::Or(v) => Bool::Or(v.iter().map(|x| to_bool(x, atoms)).collect::<Option<_>>()?),
+        Expr::Not(x) => Bool::Not(Box::new(to_bool(x, atoms)?)),
+        Expr::Pred(p) => {
+            let (key, neg) = atom_key(p);
+            let index = match atoms.iter().position(|a| *a == key) {
+                Some(i) => i,
+                None if atoms.len() < MAX_ATOMS => {
+                    atoms.push(key);
+                    atoms.len() - 1
+                }
+                None => return None,
+            };
+            Bool::Atom { index, neg }
+        }
+    })
+}
 
 /// Whether an expression is constant: folded by lowering, structurally (`x and not x`), or
 /// over all assignments of its predicates when there are few (predicates are treated as
@@ -677,25 +710,20 @@ pub fn constant(e: &Expr) -> Option<bool> {
     if let Expr::Const(b) = e {
         return Some(*b);
     }
-    let mut atoms: Vec<String> = vec![];
-    let mut too_many = false;
-    e.for_each_pred(&mut |p| {
-        let k = atom_key(p).0;
-        if !atoms.contains(&k) {
-            if atoms.len() >= MAX_ATOMS {
-                too_many = true;
-            } else {
-                atoms.push(k);
-            }
-        }
-    });
-    if too_many {
+    let nodes = e.leaf_count() * 2;
+    if nodes > MAX_WORK {
         return structural(e);
     }
-    let n = atoms.len();
+    let mut atoms = vec![];
+    let Some(b) = to_bool(e, &mut atoms) else {
+        return structural(e);
+    };
+    if (1usize << atoms.len()) * nodes > MAX_WORK {
+        return structural(e);
+    }
     let (mut any_true, mut any_false) = (false, false);
-    for bits in 0u32..(1 << n) {
-        if eval(e, &atoms, bits) {
+    for bits in 0u32..(1 << atoms.len()) {
+        if eval(&b, bits) {
             any_true = true;
         } else {
             any_false = true;
@@ -720,17 +748,13 @@ fn atom_key(p: &Pred) -> (String, bool) {
     }
 }
 
-fn eval(e: &Expr, atoms: &[String], bits: u32) -> bool {
+fn eval(e: &Bool, bits: u32) -> bool {
     match e {
-        Expr::Const(b) => *b,
-        Expr::And(v) => v.iter().all(|x| eval(x, atoms, bits)),
-        Expr::Or(v) => v.iter().any(|x| eval(x, atoms, bits)),
-        Expr::Not(x) => !eval(x, atoms, bits),
-        Expr::Pred(p) => {
-            let (k, neg) = atom_key(p);
-            let i = atoms.iter().position(|a| *a == k).unwrap_or(0);
-            ((bits >> i) & 1 == 1) != neg
-        }
+        Bool::Const(b) => *b,
+        Bool::And(v) => v.iter().all(|x| eval(x, bits)),
+        Bool::Or(v) => v.iter().any(|x| eval(x, bits)),
+        Bool::Not(x) => !eval(x, bits),
+        Bool::Atom { index, neg } => ((bits >> index) & 1 == 1) != *neg,
     }
 }
 
