@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use indexmap::IndexMap;
+use rayon::prelude::*;
 
 use crate::ast::*;
 use crate::error::{Error, ErrorKind};
@@ -171,8 +172,11 @@ impl Collection {
             }
         }
 
-        for r in &rules {
-            match lower_rule(r) {
+        // Rules lower independently: in parallel, results kept in load order.
+        let results: Vec<Result<RuleIr, Vec<Error>>> =
+            rules.par_iter().map(|r| lower_rule(r)).collect();
+        for (r, result) in rules.iter().zip(results) {
+            match result {
                 Ok(mut ir) => {
                     for (f, fe) in filters.iter().zip(&lowered_filters) {
                         let Some(fe) = fe else { continue };

@@ -1,7 +1,7 @@
 //! YAML → AST: documents, collections (`action: global|reset|repeat`), rules, filters and
 //! correlation rules.
 //!
-//! Documents are read with `serde_yaml` into `serde_yaml::Value` (one pass, order kept,
+//! Documents are read with `serde_yaml` into a borrowed YAML value (one pass, order kept,
 //! duplicate keys rejected, alias expansion and nesting bounded by the parser) and then
 //! converted by hand, so every error names the YAML path of the offending node; positions
 //! are filled in afterwards by [`crate::locate`], only for files that have errors.
@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde::Deserialize;
-use serde_yaml::{Mapping, Value as Y};
+use yv::{Mapping, Y};
 
 use crate::ast::*;
 use crate::condition;
@@ -115,7 +115,7 @@ pub fn load_str(src: &str, path: impl Into<Arc<str>>) -> LoadedFile {
     out
 }
 
-fn read_documents(src: &str, errors: &mut Vec<Error>) -> Vec<(usize, Y)> {
+fn read_documents<'a>(src: &'a str, errors: &mut Vec<Error>) -> Vec<(usize, Y<'a>)> {
     let mut docs = Vec::new();
     for (index, de) in serde_yaml::Deserializer::from_str(src).enumerate() {
         if index >= MAX_DOCUMENTS {
@@ -156,7 +156,10 @@ fn strip_location(msg: &str) -> String {
 /// pySigma's collection semantics: `global` replaces the template, `reset` clears it,
 /// `repeat` deep-merges into the previous rule; other rule documents get the template
 /// deep-merged *over* them. Correlations and filters are not merged.
-fn apply_collection_actions(docs: Vec<(usize, Y)>, errors: &mut Vec<Error>) -> Vec<(usize, Y)> {
+fn apply_collection_actions<'a>(
+    docs: Vec<(usize, Y<'a>)>,
+    errors: &mut Vec<Error>,
+) -> Vec<(usize, Y<'a>)> {
     let has_action = docs
         .iter()
         .any(|(_, d)| d.as_mapping().is_some_and(|m| m.contains_key("action")));
@@ -222,11 +225,11 @@ fn apply_collection_actions(docs: Vec<(usize, Y)>, errors: &mut Vec<Error>) -> V
 }
 
 /// Merge `src` into `dst`: maps recursively, everything else replaced.
-fn deep_update(dst: &mut Y, src: &Y) {
+fn deep_update<'a>(dst: &mut Y<'a>, src: &Y<'a>) {
     match (dst, src) {
         (Y::Mapping(d), Y::Mapping(s)) => {
             for (k, v) in s {
-                match d.get_mut(k) {
+                match d.get_mut_key(k) {
                     Some(existing) if existing.is_mapping() && v.is_mapping() => {
                         deep_update(existing, v)
                     }
@@ -286,7 +289,7 @@ impl Conv {
 
     fn string(&mut self, map: &Mapping, key: &str, path: &YamlPath) -> Option<String> {
         match map.get(key)? {
-            Y::String(s) => Some(s.clone()),
+            Y::String(s) => Some(s.to_string()),
             Y::Null => None,
             other => {
                 self.push(type_err(key, "a string", other, path.key(key)));
@@ -343,7 +346,7 @@ impl Conv {
 /// Scalars that read naturally as strings in string lists (`references`, `falsepositives`).
 fn scalar_text(v: &Y) -> Option<String> {
     match v {
-        Y::String(s) => Some(s.clone()),
+        Y::String(s) => Some(s.to_string()),
         Y::Number(n) => Some(n.to_string()),
         Y::Bool(b) => Some(b.to_string()),
         _ => None,
@@ -422,7 +425,7 @@ fn convert_meta(c: &mut Conv, map: &Mapping, source: &Source, extra_known: &[&st
         ..Default::default()
     };
     match map.get("title") {
-        Some(Y::String(t)) if !t.trim().is_empty() => meta.title = t.clone(),
+        Some(Y::String(t)) if !t.trim().is_empty() => meta.title = t.to_string(),
         Some(Y::String(_)) => c.push(Error::at(
             ErrorKind::Invalid {
                 what: "title",
@@ -465,7 +468,7 @@ fn convert_meta(c: &mut Conv, map: &Mapping, source: &Source, extra_known: &[&st
     meta.references = c.string_list(map, "references", &root);
     meta.falsepositives = match map.get("falsepositives") {
         // Correlation schema allows a single string.
-        Some(Y::String(s)) => vec![s.clone()],
+        Some(Y::String(s)) => vec![s.to_string()],
         _ => c.string_list(map, "falsepositives", &root),
     };
     meta.scope = c.string_list(map, "scope", &root);
@@ -578,17 +581,17 @@ fn convert_meta(c: &mut Conv, map: &Mapping, source: &Source, extra_known: &[&st
     }
     for (k, v) in map {
         let Y::String(k) = k else { continue };
-        if META_KEYS.contains(&k.as_str()) || extra_known.contains(&k.as_str()) {
+        if META_KEYS.contains(&k.as_ref()) || extra_known.contains(&k.as_ref()) {
             continue;
         }
-        match serde_json::to_value(v) {
+        match serde_json::to_value(v.to_yaml()) {
             Ok(j) => {
-                meta.custom.insert(k.clone(), j);
+                meta.custom.insert(k.to_string(), j);
             }
             Err(e) => c.push(Error::at(
                 ErrorKind::Invalid {
                     what: "attribute",
-                    value: k.clone(),
+                    value: k.to_string(),
                     reason: e.to_string(),
                 },
                 root.key(k),
@@ -605,14 +608,14 @@ fn convert_logsource(c: &mut Conv, map: &Mapping) -> LogSource {
         Some(Y::Mapping(m)) => {
             for (k, v) in m {
                 let key = match k {
-                    Y::String(k) => k.as_str(),
+                    Y::String(k) => k.as_ref(),
                     other => {
                         c.push(type_err("logsource key", "a string", other, path.clone()));
                         continue;
                     }
                 };
                 let val = match v {
-                    Y::String(s) => s.clone(),
+                    Y::String(s) => s.to_string(),
                     Y::Null => continue,
                     other => match scalar_text(other) {
                         Some(s) => s,
@@ -735,11 +738,11 @@ fn convert_detection(
         let p = path.key(name);
         if name == "condition" {
             match v {
-                Y::String(s) => cond_values.push((s.clone(), p)),
+                Y::String(s) => cond_values.push((s.to_string(), p)),
                 Y::Sequence(items) if !items.is_empty() => {
                     for (i, it) in items.iter().enumerate() {
                         match it {
-                            Y::String(s) => cond_values.push((s.clone(), p.index(i))),
+                            Y::String(s) => cond_values.push((s.to_string(), p.index(i))),
                             other => c.push(type_err("condition", "a string", other, p.index(i))),
                         }
                     }
@@ -886,7 +889,7 @@ fn collect_values(
     flatten: bool,
 ) -> Option<()> {
     match v {
-        Y::String(s) => out.push(Value::Str(s.clone())),
+        Y::String(s) => out.push(Value::Str(s.to_string())),
         Y::Bool(b) => out.push(Value::Bool(*b)),
         Y::Null => out.push(Value::Null),
         Y::Number(n) => {
@@ -951,7 +954,7 @@ fn convert_map(c: &mut Conv, m: &Mapping, path: &YamlPath) -> Option<Vec<Detecti
     let before = c.errors.len();
     for (k, v) in m {
         let key = match k {
-            Y::String(s) => s.clone(),
+            Y::String(s) => s.to_string(),
             Y::Number(n) => n.to_string(),
             other => {
                 c.push(type_err("field name", "a string", other, path.clone()));
@@ -1023,7 +1026,7 @@ fn convert_filter(c: &mut Conv, map: &Mapping, source: &Source) -> Option<Filter
     };
     let targets = match f.get("rules") {
         Some(Y::String(s)) if s.eq_ignore_ascii_case("any") => FilterTargets::Any,
-        Some(Y::String(s)) => FilterTargets::Rules(vec![s.clone()]),
+        Some(Y::String(s)) => FilterTargets::Rules(vec![s.to_string()]),
         Some(Y::Sequence(v)) if v.is_empty() => FilterTargets::Any,
         Some(Y::Sequence(_)) => FilterTargets::Rules(c.string_list(f, "rules", &path)),
         Some(other) => {
@@ -1105,12 +1108,12 @@ fn convert_correlation(c: &mut Conv, map: &Mapping, source: &Source) -> Option<C
         }
     };
     let rules = match cm.get("rules") {
-        Some(Y::String(s)) => vec![s.clone()],
+        Some(Y::String(s)) => vec![s.to_string()],
         Some(_) => c.string_list(cm, "rules", &path),
         None => vec![],
     };
     let group_by = match cm.get("group-by") {
-        Some(Y::String(s)) => vec![s.clone()],
+        Some(Y::String(s)) => vec![s.to_string()],
         _ => c.string_list(cm, "group-by", &path),
     };
     let mut aliases = IndexMap::new();
@@ -1269,7 +1272,7 @@ fn convert_corr_condition(
                 match (op, key, v) {
                     (Some(op), _, Y::Number(n)) => bounds.push((op, n.as_f64().unwrap_or(0.0))),
                     (Some(_), _, other) => c.push(type_err(key, "a number", other, p.key(key))),
-                    (None, "field", Y::String(s)) => field.push(s.clone()),
+                    (None, "field", Y::String(s)) => field.push(s.to_string()),
                     (None, "field", Y::Sequence(_)) => field = c.string_list(m, "field", &p),
                     (None, "percentile", Y::Number(n)) => percentile = n.as_f64(),
                     (None, _, _) => c.push(Error::at(
@@ -1378,4 +1381,332 @@ fn parse_extended(s: &str) -> Result<ExtendedCond, (usize, String)> {
         })
     }
     conv(&cond)
+}
+
+/// A YAML value that borrows its strings from the source text where it can.
+///
+/// The loader used to read documents into `serde_yaml::Value`: one `String` per scalar, a
+/// SipHash-indexed map per mapping, and the whole tree dropped right after conversion. This
+/// type is filled by the same `serde_yaml` deserializer (so parsing, the YAML 1.2 core
+/// schema, alias and recursion limits, error texts and positions are unchanged), but plain
+/// and quoted scalars without escapes stay `&str` slices of the input and maps are small
+/// vectors searched linearly (Sigma maps have a handful of keys). Duplicate keys are
+/// rejected exactly as `serde_yaml::Mapping` rejects them, with the same message.
+mod yv {
+    use std::borrow::Cow;
+    use std::fmt;
+
+    use serde::de::{self, Deserialize, Deserializer, EnumAccess, MapAccess, SeqAccess, Visitor};
+    use serde_yaml::value::{Tag, TaggedValue};
+    use serde_yaml::Number;
+
+    #[derive(Clone, Debug)]
+    pub enum Y<'a> {
+        Null,
+        Bool(bool),
+        Number(Number),
+        String(Cow<'a, str>),
+        Sequence(Vec<Y<'a>>),
+        Mapping(Mapping<'a>),
+        Tagged(Box<TaggedValue>),
+    }
+
+    /// A YAML map in source order.
+    #[derive(Clone, Debug, Default)]
+    pub struct Mapping<'a>(Vec<(Y<'a>, Y<'a>)>);
+
+    impl<'a> Y<'a> {
+        pub fn as_mapping(&self) -> Option<&Mapping<'a>> {
+            match self {
+                Y::Mapping(m) => Some(m),
+                _ => None,
+            }
+        }
+        pub fn as_str(&self) -> Option<&str> {
+            match self {
+                Y::String(s) => Some(s),
+                _ => None,
+            }
+        }
+        pub fn is_string(&self) -> bool {
+            matches!(self, Y::String(_))
+        }
+        pub fn is_sequence(&self) -> bool {
+            matches!(self, Y::Sequence(_))
+        }
+        pub fn is_mapping(&self) -> bool {
+            matches!(self, Y::Mapping(_))
+        }
+
+        /// The same value as a `serde_yaml::Value` (for custom attributes and the rare
+        /// comparisons of non-string keys).
+        pub fn to_yaml(&self) -> serde_yaml::Value {
+            use serde_yaml::Value as V;
+            match self {
+                Y::Null => V::Null,
+                Y::Bool(b) => V::Bool(*b),
+                Y::Number(n) => V::Number(n.clone()),
+                Y::String(s) => V::String(s.to_string()),
+                Y::Sequence(v) => V::Sequence(v.iter().map(Y::to_yaml).collect()),
+                Y::Mapping(m) => {
+                    let mut out = serde_yaml::Mapping::with_capacity(m.0.len());
+                    for (k, v) in &m.0 {
+                        out.insert(k.to_yaml(), v.to_yaml());
+                    }
+                    V::Mapping(out)
+                }
+                Y::Tagged(t) => V::Tagged(t.clone()),
+            }
+        }
+
+        /// Key equality with `serde_yaml::Value` semantics (cheap for string keys).
+        fn key_eq(&self, other: &Y<'_>) -> bool {
+            match (self, other) {
+                (Y::String(a), Y::String(b)) => a == b,
+                (Y::String(_), _) | (_, Y::String(_)) => false,
+                (a, b) => a.to_yaml() == b.to_yaml(),
+            }
+        }
+    }
+
+    impl<'a> Mapping<'a> {
+        pub fn len(&self) -> usize {
+            self.0.len()
+        }
+        pub fn is_empty(&self) -> bool {
+            self.0.is_empty()
+        }
+        pub fn get(&self, key: &str) -> Option<&Y<'a>> {
+            self.0
+                .iter()
+                .find(|(k, _)| matches!(k, Y::String(s) if s == key))
+                .map(|(_, v)| v)
+        }
+        pub fn contains_key(&self, key: &str) -> bool {
+            self.get(key).is_some()
+        }
+        pub fn keys(&self) -> impl Iterator<Item = &Y<'a>> {
+            self.0.iter().map(|(k, _)| k)
+        }
+        pub fn iter(&self) -> impl Iterator<Item = (&Y<'a>, &Y<'a>)> {
+            self.0.iter().map(|(k, v)| (k, v))
+        }
+        /// Remove a string key the way `serde_yaml::Mapping::remove` does: the last entry
+        /// takes the removed one's place (`swap_remove`).
+        pub fn remove(&mut self, key: &str) {
+            if let Some(i) = self
+                .0
+                .iter()
+                .position(|(k, _)| matches!(k, Y::String(s) if s == key))
+            {
+                self.0.swap_remove(i);
+            }
+        }
+        fn position(&self, key: &Y<'_>) -> Option<usize> {
+            self.0.iter().position(|(k, _)| k.key_eq(key))
+        }
+        pub fn get_mut_key(&mut self, key: &Y<'_>) -> Option<&mut Y<'a>> {
+            let i = self.position(key)?;
+            Some(&mut self.0[i].1)
+        }
+        /// Insert or replace (a replaced entry keeps its position, as in `IndexMap`).
+        pub fn insert(&mut self, key: Y<'a>, value: Y<'a>) {
+            match self.position(&key) {
+                Some(i) => self.0[i].1 = value,
+                None => self.0.push((key, value)),
+            }
+        }
+    }
+
+    impl<'m, 'a> IntoIterator for &'m Mapping<'a> {
+        type Item = (&'m Y<'a>, &'m Y<'a>);
+        type IntoIter = std::iter::Map<
+            std::slice::Iter<'m, (Y<'a>, Y<'a>)>,
+            fn(&'m (Y<'a>, Y<'a>)) -> (&'m Y<'a>, &'m Y<'a>),
+        >;
+        fn into_iter(self) -> Self::IntoIter {
+            self.0.iter().map(|(k, v)| (k, v))
+        }
+    }
+
+    /// The text of serde_yaml's duplicate-key error (`serde_yaml::mapping::DuplicateKeyError`).
+    struct DuplicateKey(serde_yaml::Value);
+
+    impl fmt::Display for DuplicateKey {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            use serde_yaml::Value as V;
+            f.write_str("duplicate entry ")?;
+            match &self.0 {
+                V::Null => f.write_str("with null key"),
+                V::Bool(b) => write!(f, "with key `{b}`"),
+                V::Number(n) => write!(f, "with key {n}"),
+                V::String(s) => write!(f, "with key {s:?}"),
+                V::Sequence(_) | V::Mapping(_) | V::Tagged(_) => f.write_str("in YAML map"),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Y<'de> {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            deserializer.deserialize_any(YVisitor)
+        }
+    }
+
+    struct YVisitor;
+
+    impl<'de> Visitor<'de> for YVisitor {
+        type Value = Y<'de>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("any YAML value")
+        }
+        fn visit_bool<E: de::Error>(self, b: bool) -> Result<Y<'de>, E> {
+            Ok(Y::Bool(b))
+        }
+        fn visit_i64<E: de::Error>(self, i: i64) -> Result<Y<'de>, E> {
+            Ok(Y::Number(i.into()))
+        }
+        fn visit_u64<E: de::Error>(self, u: u64) -> Result<Y<'de>, E> {
+            Ok(Y::Number(u.into()))
+        }
+        fn visit_f64<E: de::Error>(self, f: f64) -> Result<Y<'de>, E> {
+            Ok(Y::Number(f.into()))
+        }
+        fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Y<'de>, E> {
+            Ok(Y::String(Cow::Borrowed(s)))
+        }
+        fn visit_str<E: de::Error>(self, s: &str) -> Result<Y<'de>, E> {
+            Ok(Y::String(Cow::Owned(s.to_owned())))
+        }
+        fn visit_string<E: de::Error>(self, s: String) -> Result<Y<'de>, E> {
+            Ok(Y::String(Cow::Owned(s)))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Y<'de>, E> {
+            Ok(Y::Null)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Y<'de>, E> {
+            Ok(Y::Null)
+        }
+        fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Y<'de>, D::Error> {
+            Y::deserialize(d)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut data: A) -> Result<Y<'de>, A::Error> {
+            let mut v = Vec::with_capacity(data.size_hint().unwrap_or(0).min(64));
+            while let Some(x) = data.next_element::<Y<'de>>()? {
+                v.push(x);
+            }
+            Ok(Y::Sequence(v))
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut data: A) -> Result<Y<'de>, A::Error> {
+            let mut m: Vec<(Y<'de>, Y<'de>)> = Vec::with_capacity(8);
+            while let Some(key) = data.next_key::<Y<'de>>()? {
+                // As serde_yaml::Mapping: a duplicate fails before its value is read.
+                if let Some((k, _)) = m.iter().find(|(k, _)| k.key_eq(&key)) {
+                    return Err(de::Error::custom(DuplicateKey(k.to_yaml())));
+                }
+                let value = data.next_value::<Y<'de>>()?;
+                m.push((key, value));
+            }
+            Ok(Y::Mapping(Mapping(m)))
+        }
+        fn visit_enum<A: EnumAccess<'de>>(self, data: A) -> Result<Y<'de>, A::Error> {
+            use de::VariantAccess;
+            let (tag, contents) = data.variant::<String>()?;
+            if tag.is_empty() {
+                return Err(de::Error::custom("empty YAML tag is not allowed"));
+            }
+            let value = contents.newtype_variant::<serde_yaml::Value>()?;
+            Ok(Y::Tagged(Box::new(TaggedValue {
+                tag: Tag::new(tag),
+                value,
+            })))
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        /// Every document of `src` read both ways: values equal, errors identical.
+        fn same_as_serde_yaml(src: &str) {
+            // After an error the stream yields errors forever: stop at the first (as
+            // `read_documents` does).
+            fn upto_error<T>(
+                it: impl Iterator<Item = Result<T, String>>,
+            ) -> Vec<Result<T, String>> {
+                let mut out = vec![];
+                for r in it.take(20) {
+                    let stop = r.is_err();
+                    out.push(r);
+                    if stop {
+                        break;
+                    }
+                }
+                out
+            }
+            let ours = upto_error(serde_yaml::Deserializer::from_str(src).map(|de| {
+                Y::deserialize(de)
+                    .map(|y| y.to_yaml())
+                    .map_err(|e| e.to_string())
+            }));
+            let theirs = upto_error(
+                serde_yaml::Deserializer::from_str(src)
+                    .map(|de| serde_yaml::Value::deserialize(de).map_err(|e| e.to_string())),
+            );
+            assert_eq!(ours, theirs, "{src}");
+        }
+
+        #[test]
+        fn borrowed_values_read_like_serde_yaml_values() {
+            for src in [
+                "a: 1\nb: [x, 'y', \"z\\n\", 2.5, -3, 18446744073709551615, .nan, ~, true]\n",
+                "a: |\n  block\n  text\nb: >\n  folded\n",
+                "a: 1\na: 2\n",
+                "x:\n  k: 1\n  k: 2\n",
+                "1: a\n1: b\n",
+                "true: a\ntrue: b\n",
+                "~: a\nnull: b\n",
+                "1: a\n'1': b\n1.0: c\n",
+                "[a]: 1\n[a]: 2\n",
+                "a: !custom 5\nb: !!str 7\n",
+                "a: &x [1, 2]\nb: *x\n",
+                "---\na: 1\n---\n---\nb: [\n",
+                "a: [1, {b: c}]\nd: {e: f, e: g}\n",
+                "key with spaces: 'it''s'\n",
+            ] {
+                same_as_serde_yaml(src);
+            }
+        }
+
+        #[test]
+        fn remove_matches_serde_yaml_swap_remove() {
+            let src = "action: global\na: 1\nb: 2\nc: 3\n";
+            let de = serde_yaml::Deserializer::from_str(src).next().unwrap();
+            let Y::Mapping(mut ours) = Y::deserialize(de).unwrap() else {
+                panic!("not a map")
+            };
+            let mut theirs: serde_yaml::Mapping = serde_yaml::from_str(src).unwrap();
+            ours.remove("action");
+            theirs.remove("action");
+            assert_eq!(
+                Y::Mapping(ours).to_yaml(),
+                serde_yaml::Value::Mapping(theirs)
+            );
+        }
+
+        proptest::proptest! {
+            /// Random flat and nested maps with colliding keys of several YAML types.
+            #[test]
+            fn random_maps_read_like_serde_yaml(
+                entries in proptest::collection::vec(
+                    (proptest::sample::select(vec!["a", "b", "'a'", "1", "1.0", "true", "~", "[a]"]),
+                     proptest::sample::select(vec!["x", "2", "[1, y]", "{a: 1}", "{a: 1, a: 2}", "'q'"])),
+                    0..6,
+                )
+            ) {
+                let src: String = entries.iter().map(|(k, v)| format!("{k}: {v}\n")).collect();
+                same_as_serde_yaml(&src);
+            }
+        }
+    }
 }

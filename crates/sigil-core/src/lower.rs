@@ -26,13 +26,19 @@ pub fn lower_rule(rule: &Rule) -> Result<RuleIr, Vec<Error>> {
 /// Lower every search of a detection and every condition over them.
 pub fn lower_detection(d: &Detection) -> Result<Vec<Expr>, Vec<Error>> {
     let mut errors = vec![];
-    let mut lowered: IndexMap<&str, Expr> = IndexMap::with_capacity(d.searches.len());
+    let mut lowered: IndexMap<&str, Slot> = IndexMap::with_capacity(d.searches.len());
     let mut leaves = 0usize;
     for (name, search) in &d.searches {
         match lower_search(search) {
             Ok(e) => {
                 leaves += e.leaf_count();
-                lowered.insert(name.as_str(), e);
+                lowered.insert(
+                    name.as_str(),
+                    Slot {
+                        expr: Some(e),
+                        uses: 0,
+                    },
+                );
             }
             Err(e) => errors.push(e),
         }
@@ -48,9 +54,14 @@ pub fn lower_detection(d: &Detection) -> Result<Vec<Expr>, Vec<Error>> {
     if !errors.is_empty() {
         return Err(errors);
     }
+    // Count the references to each search so the last one takes the lowered expression
+    // instead of cloning it (most searches are referenced once).
+    for c in &d.conditions {
+        count_uses(&c.tree, &mut lowered);
+    }
     let mut out = Vec::with_capacity(d.conditions.len());
     for c in &d.conditions {
-        match lower_cond(&c.tree, &lowered, c) {
+        match lower_cond(&c.tree, &mut lowered, c) {
             Ok(e) => out.push(e),
             Err(e) => errors.push(e),
         }
@@ -62,14 +73,58 @@ pub fn lower_detection(d: &Detection) -> Result<Vec<Expr>, Vec<Error>> {
     }
 }
 
-fn lower_cond(cond: &Cond, searches: &IndexMap<&str, Expr>, c: &Condition) -> Result<Expr, Error> {
+/// A lowered search and how many condition references to it are still to be lowered.
+struct Slot {
+    expr: Option<Expr>,
+    uses: usize,
+}
+
+impl Slot {
+    /// The expression for one reference: moved out at the last one, cloned before.
+    fn fetch(&mut self) -> Expr {
+        self.uses = self.uses.saturating_sub(1);
+        if self.uses == 0 {
+            if let Some(e) = self.expr.take() {
+                return e;
+            }
+        }
+        // `uses` counts every reference lowering can make, so the expression is still
+        // here; the fallback keeps this total anyway.
+        self.expr.clone().unwrap_or(Expr::Const(false))
+    }
+}
+
+fn count_uses(cond: &Cond, searches: &mut IndexMap<&str, Slot>) {
+    match cond {
+        Cond::Ident { name, .. } => {
+            if let Some(s) = searches.get_mut(name.as_str()) {
+                s.uses += 1;
+            }
+        }
+        Cond::Of { pattern, .. } => {
+            for (k, s) in searches.iter_mut() {
+                if pattern_matches(pattern, k) {
+                    s.uses += 1;
+                }
+            }
+        }
+        Cond::Not(x) => count_uses(x, searches),
+        Cond::And(v) | Cond::Or(v) => v.iter().for_each(|x| count_uses(x, searches)),
+    }
+}
+
+fn lower_cond(
+    cond: &Cond,
+    searches: &mut IndexMap<&str, Slot>,
+    c: &Condition,
+) -> Result<Expr, Error> {
     let at = |kind: ErrorKind, offset: usize| Error {
         offset: Some(offset),
         ..Error::at(kind, c.path.clone())
     };
     Ok(match cond {
-        Cond::Ident { name, offset } => match searches.get(name.as_str()) {
-            Some(e) => e.clone(),
+        Cond::Ident { name, offset } => match searches.get_mut(name.as_str()) {
+            Some(slot) => slot.fetch(),
             None => {
                 let lower = name.to_ascii_lowercase();
                 if matches!(lower.as_str(), "and" | "or" | "not" | "of" | "them") {
@@ -101,9 +156,9 @@ fn lower_cond(cond: &Cond, searches: &IndexMap<&str, Expr>, c: &Condition) -> Re
             offset,
         } => {
             let matched: Vec<Expr> = searches
-                .iter()
+                .iter_mut()
                 .filter(|(k, _)| pattern_matches(pattern, k))
-                .map(|(_, e)| e.clone())
+                .map(|(_, slot)| slot.fetch())
                 .collect();
             if matched.is_empty() {
                 return Err(at(
@@ -479,26 +534,27 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
             ));
         }
     }
-    // Expansions are OR-ed even under `all` (pySigma's SigmaExpansion).
-    let mut seen = std::collections::HashSet::new();
-    let alts = work
-        .into_iter()
-        .filter(|w| seen.insert(w.pattern.clone()))
-        .map(|w| match field {
-            Some(f) => Expr::pred(Pred::Str {
-                field: f.to_string(),
-                pattern: w.pattern,
-                cased,
-            }),
-            None => keyword(
-                if positioned {
-                    w.pattern
-                } else {
-                    w.pattern.contains()
-                },
-                cased,
-            ),
-        });
+    // Expansions are OR-ed even under `all` (pySigma's SigmaExpansion). Duplicates are
+    // dropped (only expansions can produce them, so a single value skips the set).
+    if work.len() > 1 {
+        let mut seen = std::collections::HashSet::with_capacity(work.len());
+        work.retain(|w| seen.insert(w.pattern.clone()));
+    }
+    let alts = work.into_iter().map(|w| match field {
+        Some(f) => Expr::pred(Pred::Str {
+            field: f.to_string(),
+            pattern: w.pattern,
+            cased,
+        }),
+        None => keyword(
+            if positioned {
+                w.pattern
+            } else {
+                w.pattern.contains()
+            },
+            cased,
+        ),
+    });
     Ok(Expr::or(alts))
 }
 

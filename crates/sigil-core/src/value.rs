@@ -10,43 +10,64 @@ use crate::ir::{Pattern, Piece};
 /// doubling). With `expand`, `%name%` becomes a placeholder and `\%` a literal `%`.
 pub fn parse_sigma_string(s: &str, expand: bool) -> Pattern {
     let mut p = Pattern::new();
-    let mut chars = s.char_indices().peekable();
-    let mut escaped = false;
-    while let Some((i, c)) = chars.next() {
-        if escaped {
-            escaped = false;
-            match c {
-                '*' | '?' | '\\' => p.push_char(c),
-                '%' if expand => p.push_char('%'),
-                _ => {
-                    p.push_char('\\');
-                    p.push_char(c);
-                }
-            }
+    let bytes = s.as_bytes();
+    let special = |b: u8| b == b'\\' || b == b'*' || b == b'?' || (expand && b == b'%');
+    // Runs of ordinary characters are copied as one slice; only the ASCII specials above
+    // need a look (they never occur inside a multi-byte UTF-8 sequence).
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .position(|&b| special(b))
+            .map_or(bytes.len(), |n| i + n);
+        if run > i {
+            p.push_lit(&s[i..run]);
+            i = run;
             continue;
         }
-        match c {
-            '\\' => escaped = true,
-            '*' => p.push(Piece::Star),
-            '?' => p.push(Piece::Question),
-            '%' if expand => {
-                // A placeholder is `%name%` with a non-empty name without `%`.
+        match bytes[i] {
+            b'\\' => match s[i + 1..].chars().next() {
+                Some(c @ ('*' | '?' | '\\')) => {
+                    p.push_char(c);
+                    i += 2;
+                }
+                Some('%') if expand => {
+                    p.push_char('%');
+                    i += 2;
+                }
+                Some(c) => {
+                    p.push_char('\\');
+                    p.push_char(c);
+                    i += 1 + c.len_utf8();
+                }
+                None => {
+                    p.push_char('\\');
+                    i += 1;
+                }
+            },
+            b'*' => {
+                p.push(Piece::Star);
+                i += 1;
+            }
+            b'?' => {
+                p.push(Piece::Question);
+                i += 1;
+            }
+            _ => {
+                // `%` under expand: a placeholder is `%name%` with a non-empty name without `%`.
                 let rest = &s[i + 1..];
                 match rest.find('%') {
                     Some(end) if end > 0 => {
                         p.push(Piece::Placeholder(rest[..end].to_string()));
-                        for _ in 0..rest[..=end].chars().count() {
-                            chars.next();
-                        }
+                        i += end + 2;
                     }
-                    _ => p.push_char('%'),
+                    _ => {
+                        p.push_char('%');
+                        i += 1;
+                    }
                 }
             }
-            _ => p.push_char(c),
         }
-    }
-    if escaped {
-        p.push_char('\\');
     }
     p
 }
@@ -218,6 +239,56 @@ pub fn windash(w: &Working) -> Result<Vec<Working>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The original character-at-a-time parser, kept as the reference for the fast one.
+    fn reference_parse(s: &str, expand: bool) -> Pattern {
+        let mut p = Pattern::new();
+        let mut chars = s.char_indices().peekable();
+        let mut escaped = false;
+        while let Some((i, c)) = chars.next() {
+            if escaped {
+                escaped = false;
+                match c {
+                    '*' | '?' | '\\' => p.push_char(c),
+                    '%' if expand => p.push_char('%'),
+                    _ => {
+                        p.push_char('\\');
+                        p.push_char(c);
+                    }
+                }
+                continue;
+            }
+            match c {
+                '\\' => escaped = true,
+                '*' => p.push(Piece::Star),
+                '?' => p.push(Piece::Question),
+                '%' if expand => {
+                    let rest = &s[i + 1..];
+                    match rest.find('%') {
+                        Some(end) if end > 0 => {
+                            p.push(Piece::Placeholder(rest[..end].to_string()));
+                            for _ in 0..rest[..=end].chars().count() {
+                                chars.next();
+                            }
+                        }
+                        _ => p.push_char('%'),
+                    }
+                }
+                _ => p.push_char(c),
+            }
+        }
+        if escaped {
+            p.push_char('\\');
+        }
+        p
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_parser_equals_reference(s in "[a-c\\\\*?%é€\\-]{0,16}", expand: bool) {
+            proptest::prop_assert_eq!(parse_sigma_string(&s, expand), reference_parse(&s, expand));
+        }
+    }
 
     fn show(s: &str) -> String {
         format!("{:?}", parse_sigma_string(s, false).pieces())
