@@ -13,8 +13,9 @@
 #   pySigma-validators-sigmahq is not installed: its validators download SigmaHQ data at
 #   run time too. sigma-cli therefore runs 29 validators; sigil runs all of its own
 #   (bundled ATT&CK and SigmaHQ log source data, no network).
-# * rsigma is built from crates.io (pinned version, default features off: the linter does
-#   not need the daemon) into a throwaway root; if it does not build, its row says so.
+# * rsigma is built from crates.io (pinned version, default features: 0.23.0 does not
+#   compile with --no-default-features) into a throwaway root; if it does not build, its
+#   row says so. The first build takes a long time on a small machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -43,7 +44,7 @@ RSIGMA=""
 if [ ! -x "$WORK/rsigma/bin/rsigma" ]; then
   echo "== building rsigma $RSIGMA_VERSION into $WORK/rsigma (a few minutes)" >&2
   CARGO_TARGET_DIR="$WORK/rsigma-target" cargo install -q rsigma --version "$RSIGMA_VERSION" \
-    --no-default-features --locked --root "$WORK/rsigma" >&2 || echo "rsigma did not build" >&2
+    --locked --root "$WORK/rsigma" >&2 || echo "rsigma did not build" >&2
 fi
 [ -x "$WORK/rsigma/bin/rsigma" ] && RSIGMA="$WORK/rsigma/bin/rsigma"
 
