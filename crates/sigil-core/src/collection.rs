@@ -74,9 +74,22 @@ pub fn find_rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
             ))));
         }
     }
-    out.sort();
+    sort_paths(&mut out);
     out.dedup();
     Ok(out)
+}
+
+/// `paths.sort()`, faster: `Path`'s ordering re-parses both paths into components on every
+/// comparison, which dominated a run over the 3,000 SigmaHQ rules. The components of each
+/// path are split once and compared as `Path::cmp` compares them, so the order is the same.
+fn sort_paths(paths: &mut Vec<PathBuf>) {
+    let keys: Vec<Vec<std::path::Component<'_>>> =
+        paths.iter().map(|p| p.components().collect()).collect();
+    let mut order: Vec<usize> = (0..paths.len()).collect();
+    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
+    drop(keys);
+    let mut taken: Vec<Option<PathBuf>> = std::mem::take(paths).into_iter().map(Some).collect();
+    paths.extend(order.into_iter().filter_map(|i| taken[i].take()));
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -400,5 +413,24 @@ fn collect_names(e: &ExtendedCond, out: &mut Vec<String>) {
         }
         ExtendedCond::Not(x) => collect_names(x, out),
         ExtendedCond::And(v) | ExtendedCond::Or(v) => v.iter().for_each(|x| collect_names(x, out)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The fast sort orders paths exactly as `Vec<PathBuf>::sort`.
+        #[test]
+        fn sort_paths_equals_path_ordering(
+            v in proptest::collection::vec("(/|\\./)?([a.-]{1,3}/){0,3}[a.b-]{0,3}", 0..24)
+        ) {
+            let mut expected: Vec<PathBuf> = v.iter().map(PathBuf::from).collect();
+            let mut ours = expected.clone();
+            expected.sort();
+            sort_paths(&mut ours);
+            proptest::prop_assert_eq!(ours, expected);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! `sigil convert`: rules → queries for a target.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -22,7 +22,9 @@ pub struct ConvertArgs {
     /// Output format: one of the target's formats, or `json` (one JSON object per rule).
     #[arg(short = 'f', long = "format")]
     pub format: Option<String>,
-    /// Write the output to this file instead of standard output.
+    /// Write the output to this file instead of standard output; with an existing
+    /// directory (or a path ending in `/`), one file per rule in that directory, named
+    /// after the rule file (see the README). Files are written atomically.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
     /// Table name for SQL targets.
@@ -48,10 +50,68 @@ fn parse_kv(s: &str) -> Result<(String, String), String> {
 /// One converted rule, in output order.
 struct Converted {
     path: String,
-    id: String,
-    title: String,
+    document: usize,
     result: Result<Vec<String>, ConvertError>,
-    meta: std::sync::Arc<sigil_core::RuleMeta>,
+    /// The rule's output text (rendered in parallel), or why it has none.
+    output: Output,
+}
+
+/// What one rule contributes to the output.
+enum Output {
+    /// Text for the output (a JSON line, or the rendered queries ending in a newline).
+    Text(String),
+    /// `--skip-unsupported` skipped it (message for standard error).
+    Skipped(String),
+    /// An error (message for standard error), with a JSON error line in `json` format.
+    Failed { json: Option<String>, error: String },
+}
+
+/// Render one rule's result in the output format. Pure, so it runs on the rayon pool.
+fn render(
+    backend: &dyn sigil_core::backend::Backend,
+    format: &str,
+    skip_unsupported: bool,
+    path: &str,
+    meta: &sigil_core::RuleMeta,
+    result: &Result<Vec<String>, ConvertError>,
+) -> Output {
+    match result {
+        Ok(queries) => {
+            if format == "json" {
+                let obj = serde_json::json!({
+                    "path": path, "id": meta.display_id(), "title": meta.title, "queries": queries,
+                });
+                let mut line = obj.to_string();
+                line.push('\n');
+                Output::Text(line)
+            } else {
+                match backend.render(format, meta, queries) {
+                    Ok(mut s) => {
+                        if !s.ends_with('\n') {
+                            s.push('\n');
+                        }
+                        Output::Text(s)
+                    }
+                    Err(e) => Output::Failed {
+                        json: None,
+                        error: format!("{path}: error: {e}"),
+                    },
+                }
+            }
+        }
+        Err(e) if e.unsupported && skip_unsupported => {
+            Output::Skipped(format!("{path}: skipped: {e}"))
+        }
+        Err(e) => Output::Failed {
+            json: (format == "json").then(|| {
+                let obj = serde_json::json!({"path": path, "id": meta.display_id(), "error": e.to_string()});
+                let mut line = obj.to_string();
+                line.push('\n');
+                line
+            }),
+            error: format!("{path}: error: {e}"),
+        },
+    }
 }
 
 pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
@@ -80,8 +140,26 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
+    let destination = Destination::of(args.output.as_deref());
+    if matches!(destination, Destination::Dir(_)) && pipeline.has_finalizers() && format != "json" {
+        anyhow::bail!(
+            "the pipeline's finalizer combines all queries into one output; use -o FILE, not a directory"
+        );
+    }
+    let progress = Progress::new();
+
+    // Load, lower and convert in parallel (rayon); every step keeps the sorted file order.
     let files = find_rule_files(&args.paths)?;
-    let loaded: Vec<_> = files.par_iter().map(|p| load_file(p)).collect();
+    let bar = progress.stage("loading", files.len());
+    let loaded: Vec<_> = files
+        .par_iter()
+        .map(|p| {
+            let f = load_file(p);
+            bar.inc();
+            f
+        })
+        .collect();
+    bar.finish();
     let collection = Collection::from_files(loaded);
     let mut lowered = collection.lower();
     let mut errors: Vec<String> = collection.load_errors().map(|e| e.to_string()).collect();
@@ -94,67 +172,74 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             .map(|e| e.to_string()),
     );
 
+    let bar = progress.stage("converting", lowered.rules.len());
     let mut converted: Vec<Converted> = lowered
         .rules
         .par_iter()
         .zip(lowered.emit.par_iter())
         .filter(|(_, emit)| **emit)
-        .map(|(r, _)| Converted {
-            path: r.meta.source.path.to_string(),
-            id: r.meta.display_id(),
-            title: r.meta.title.clone(),
-            result: backend
+        .map(|(r, _)| {
+            let path = r.meta.source.path.to_string();
+            let result = backend
                 .convert_rule(r)
-                .map(|qs| qs.into_iter().map(|q| pipeline.postprocess(r, q)).collect()),
-            meta: r.meta.clone(),
+                .map(|qs| qs.into_iter().map(|q| pipeline.postprocess(r, q)).collect());
+            let output = render(
+                backend.as_ref(),
+                &format,
+                args.skip_unsupported,
+                &path,
+                &r.meta,
+                &result,
+            );
+            bar.inc();
+            Converted {
+                document: r.meta.source.document,
+                path,
+                result,
+                output,
+            }
         })
         .collect();
-    converted.extend(lowered.correlations.iter().map(|c| Converted {
-        path: c.meta.source.path.to_string(),
-        id: c.meta.display_id(),
-        title: c.meta.title.clone(),
-        result: backend.convert_correlation(c, &lowered),
-        meta: c.meta.clone(),
+    bar.finish();
+    converted.extend(lowered.correlations.iter().map(|c| {
+        let path = c.meta.source.path.to_string();
+        let result = backend.convert_correlation(c, &lowered);
+        let output = render(
+            backend.as_ref(),
+            &format,
+            args.skip_unsupported,
+            &path,
+            &c.meta,
+            &result,
+        );
+        Converted {
+            document: c.meta.source.document,
+            path,
+            result,
+            output,
+        }
     }));
-    converted.sort_by(|a, b| {
-        (a.path.as_str(), a.meta.source.document).cmp(&(b.path.as_str(), b.meta.source.document))
-    });
+    // Stable output: sorted by path, then by document inside a file.
+    converted.sort_by(|a, b| (a.path.as_str(), a.document).cmp(&(b.path.as_str(), b.document)));
 
     let mut text = String::new();
     let mut skipped = 0usize;
+    let mut per_rule: Vec<(&Converted, &str)> = vec![];
     for c in &converted {
-        match &c.result {
-            Ok(queries) => {
-                if format == "json" {
-                    let obj = serde_json::json!({
-                        "path": c.path, "id": c.id, "title": c.title, "queries": queries,
-                    });
-                    text.push_str(&obj.to_string());
-                    text.push('\n');
-                } else {
-                    match backend.render(&format, &c.meta, queries) {
-                        Ok(s) => {
-                            text.push_str(&s);
-                            if !s.ends_with('\n') {
-                                text.push('\n');
-                            }
-                        }
-                        Err(e) => errors.push(format!("{}: error: {e}", c.path)),
-                    }
-                }
+        match &c.output {
+            Output::Text(t) => {
+                text.push_str(t);
+                per_rule.push((c, t));
             }
-            Err(e) if e.unsupported && args.skip_unsupported => {
+            Output::Skipped(msg) => {
                 skipped += 1;
-                eprintln!("{}: skipped: {e}", c.path);
+                eprintln!("{msg}");
             }
-            Err(e) => {
-                if format == "json" {
-                    let obj =
-                        serde_json::json!({"path": c.path, "id": c.id, "error": e.to_string()});
-                    text.push_str(&obj.to_string());
-                    text.push('\n');
+            Output::Failed { json, error } => {
+                if let Some(j) = json {
+                    text.push_str(j);
                 }
-                errors.push(format!("{}: error: {e}", c.path));
+                errors.push(error.clone());
             }
         }
     }
@@ -171,7 +256,19 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             text.push('\n');
         }
     }
-    write_output(args.output.as_ref(), &text)?;
+    match &destination {
+        Destination::Stdout => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Destination::File(path) => write_atomic(path, text.as_bytes(), true)?,
+        Destination::Dir(dir) => {
+            let ext = extension(backend.name(), &format);
+            let files = per_rule_files(&args.paths, &per_rule, ext)?;
+            write_dir(dir, &files)?;
+        }
+    }
     for e in &errors {
         eprintln!("{e}");
     }
@@ -189,29 +286,236 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Write to a file through a temporary file and a rename, so a failed run never leaves a
-/// half-written file in place of the user's previous output.
-fn write_output(output: Option<&PathBuf>, text: &str) -> anyhow::Result<()> {
-    match output {
-        None => {
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
-            out.flush()?;
-        }
-        Some(path) => {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(std::path::Path::new("."));
-            let tmp = dir.join(format!(
-                ".{}.sigil-tmp-{}",
-                path.file_name().and_then(|n| n.to_str()).unwrap_or("out"),
-                std::process::id()
-            ));
-            std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
-            std::fs::rename(&tmp, path)
-                .with_context(|| format!("renaming to {}", path.display()))?;
+/// Where the output goes.
+enum Destination {
+    Stdout,
+    File(PathBuf),
+    /// One file per rule.
+    Dir(PathBuf),
+}
+
+impl Destination {
+    fn of(output: Option<&Path>) -> Self {
+        match output {
+            None => Destination::Stdout,
+            Some(p) if p.is_dir() || p.as_os_str().to_string_lossy().ends_with('/') => {
+                Destination::Dir(p.to_path_buf())
+            }
+            Some(p) => Destination::File(p.to_path_buf()),
         }
     }
-    Ok(())
+}
+
+/// A progress bar on standard error, only when it is a terminal (never in pipes, files or
+/// CI logs). Ticks come from the rayon workers.
+struct Progress {
+    enabled: bool,
+}
+
+struct Stage(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new() -> Self {
+        Progress {
+            enabled: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn stage(&self, what: &str, len: usize) -> Stage {
+        if !self.enabled || len == 0 {
+            return Stage(None);
+        }
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(len as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} ({elapsed})")
+        {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_string());
+        Stage(Some(bar))
+    }
+}
+
+impl Stage {
+    fn inc(&self) {
+        if let Some(b) = &self.0 {
+            b.inc(1);
+        }
+    }
+    fn finish(&self) {
+        if let Some(b) = &self.0 {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// File extension for one-file-per-rule output.
+fn extension(target: &str, format: &str) -> &'static str {
+    match format {
+        "json" => "json",
+        f if f.contains("ndjson") => "ndjson",
+        f if f.starts_with("dsl") || f.starts_with("siem_rule") => "json",
+        _ => match target {
+            "athena" | "postgres" | "sqlite" => "sql",
+            "lucene" => "lucene",
+            _ => "txt",
+        },
+    }
+}
+
+/// The output file of each rule, relative to the output directory: the rule file's path
+/// relative to the input argument it was found under, with the extension replaced (and
+/// `_<document>` added for files holding several rules).
+fn per_rule_files(
+    inputs: &[PathBuf],
+    rules: &[(&Converted, &str)],
+    ext: &str,
+) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let mut docs_per_file: std::collections::HashMap<&str, usize> = Default::default();
+    for (c, _) in rules {
+        *docs_per_file.entry(c.path.as_str()).or_default() += 1;
+    }
+    let mut out = Vec::with_capacity(rules.len());
+    let mut seen: std::collections::HashMap<PathBuf, &str> = Default::default();
+    for (c, text) in rules {
+        let source = Path::new(&c.path);
+        let rel = inputs
+            .iter()
+            .find_map(|i| {
+                if i.is_dir() {
+                    source.strip_prefix(i).ok().map(Path::to_path_buf)
+                } else {
+                    (i == source).then(|| PathBuf::from(source.file_name().unwrap_or_default()))
+                }
+            })
+            .unwrap_or_else(|| PathBuf::from(source.file_name().unwrap_or_default()));
+        // Never let a relative path climb out of the output directory.
+        let rel: PathBuf = rel
+            .components()
+            .filter(|c| matches!(c, std::path::Component::Normal(_)))
+            .collect();
+        let stem = rel
+            .file_stem()
+            .map(|s| s.to_string_lossy().to_string())
+            .unwrap_or_else(|| "rule".into());
+        let name = if docs_per_file.get(c.path.as_str()).copied().unwrap_or(0) > 1 {
+            format!("{stem}_{}.{ext}", c.document)
+        } else {
+            format!("{stem}.{ext}")
+        };
+        let file = rel.with_file_name(name);
+        if let Some(other) = seen.insert(file.clone(), &c.path) {
+            anyhow::bail!(
+                "{} and {} would both be written to {}; convert them into different directories",
+                other,
+                c.path,
+                file.display()
+            );
+        }
+        out.push((file, text.to_string()));
+    }
+    Ok(out)
+}
+
+/// Name of the manifest listing the files a previous `sigil convert -o DIR` wrote there.
+const MANIFEST: &str = ".sigil-convert-manifest";
+
+/// Write one file per rule into `dir`. A file that already exists is replaced only if a
+/// previous `sigil convert` wrote it (it is listed in the directory's manifest); any other
+/// existing file stops the run before anything is written. Files of the previous run that
+/// this run does not produce are removed (again, only those listed in the manifest).
+fn write_dir(dir: &Path, files: &[(PathBuf, String)]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let manifest_path = dir.join(MANIFEST);
+    let previous: std::collections::BTreeSet<PathBuf> =
+        match std::fs::read_to_string(&manifest_path) {
+            Ok(s) => s
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Default::default(),
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading {}", manifest_path.display()))
+            }
+        };
+    for (rel, _) in files {
+        let target = dir.join(rel);
+        if target.symlink_metadata().is_ok() && !previous.contains(rel) {
+            anyhow::bail!(
+                "{} exists and was not written by sigil convert; not overwriting it (remove it or choose another directory)",
+                target.display()
+            );
+        }
+    }
+    files.par_iter().try_for_each(|(rel, text)| {
+        let target = dir.join(rel);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        write_atomic(&target, text.as_bytes(), false)
+    })?;
+    let current: std::collections::BTreeSet<PathBuf> =
+        files.iter().map(|(r, _)| r.clone()).collect();
+    for stale in previous.difference(&current) {
+        let p = dir.join(stale);
+        if p.is_file() {
+            std::fs::remove_file(&p).with_context(|| format!("removing stale {}", p.display()))?;
+        }
+    }
+    let mut manifest = String::new();
+    for rel in &current {
+        manifest.push_str(&rel.to_string_lossy());
+        manifest.push('\n');
+    }
+    write_atomic(&manifest_path, manifest.as_bytes(), true)
+}
+
+/// Write a file through a temporary file in the same directory and a rename, so a failed
+/// run never leaves a half-written file in place of the previous one. The temporary file
+/// is created exclusively (an existing file of that name is never touched) and removed
+/// if anything fails. `durable` also syncs the data to disk before the rename (one file:
+/// yes; thousands of per-rule files: no, the rename alone keeps each file whole).
+fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "out".into());
+    let mut attempt = 0u32;
+    let (tmp, mut file) = loop {
+        let tmp = dir.join(format!(
+            ".{name}.sigil-tmp-{}-{attempt}",
+            std::process::id()
+        ));
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
+                attempt += 1
+            }
+            Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
+        }
+    };
+    let written = file
+        .write_all(bytes)
+        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
+        .with_context(|| format!("writing {}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+        });
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
