@@ -79,7 +79,14 @@ fn output_file_is_replaced_atomically() {
     std::fs::write(&out, "old content\n").expect("write");
     let o = sigil(
         "2",
-        &["convert", "-t", "lucene", "rules", "-o", out.to_str().unwrap()],
+        &[
+            "convert",
+            "-t",
+            "lucene",
+            "rules",
+            "-o",
+            out.to_str().unwrap(),
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(o.stdout.is_empty());
