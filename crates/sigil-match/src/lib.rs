@@ -51,7 +51,7 @@ pub mod time;
 pub use compile::{compile_expr, CompiledExpr};
 pub use correlation::{Detection, DetectionKind, Engine, EngineOptions};
 pub use event::{Event, FieldValue, Value};
-pub use ruleset::{RuleMatch, RuleSet, RuleSetStats};
+pub use ruleset::{RuleMatch, RuleSet, RuleSetStats, Scratch};
 
 /// Why a rule (or expression) cannot be compiled or evaluated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

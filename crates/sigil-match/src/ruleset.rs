@@ -75,6 +75,14 @@ pub struct Scratch {
     folded: String,
 }
 
+impl Scratch {
+    /// How many rules the last [`RuleSet::matching_into`] call evaluated (after the
+    /// prefilter), for statistics.
+    pub fn last_candidates(&self) -> usize {
+        self.candidates.len()
+    }
+}
+
 /// A required-literal set: `None` = no requirement known; `Some(empty)` = never matches.
 type Req = Option<Vec<String>>;
 
@@ -89,14 +97,39 @@ fn pattern_req(pieces: &[Piece]) -> Req {
         .map(|s| vec![fold::fold(s)])
 }
 
-/// Lower is better: few, long literals.
-fn cost(set: &[String]) -> (usize, usize) {
-    let min_len = set.iter().map(|s| s.len()).min().unwrap_or(usize::MAX);
-    // Literals of 1-3 bytes occur almost everywhere; beyond ~8 bytes length matters little.
-    (usize::MAX - min_len.min(8), set.len())
+/// How many rules could use each literal: common literals (a log source's `Channel`,
+/// `.exe`) select nothing, rare ones select well.
+type Freq = HashMap<String, usize>;
+
+/// Literals of positive string predicates, for the frequency count.
+fn collect_literals(e: &Expr, out: &mut Vec<String>) {
+    match e {
+        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| collect_literals(x, out)),
+        Expr::Pred(Pred::Str { pattern, .. }) | Expr::Pred(Pred::Keyword { pattern, .. }) => {
+            out.extend(pattern_req(pattern.pieces()).into_iter().flatten())
+        }
+        _ => {}
+    }
 }
 
-fn required(e: &Expr) -> Req {
+/// Lower is better: the expected number of rules woken up by the set, with short literals
+/// (which occur in almost every event) penalized.
+fn cost(set: &[String], freq: &Freq) -> usize {
+    set.iter()
+        .map(|s| {
+            let f = freq.get(s).copied().unwrap_or(1);
+            let short = match s.len() {
+                0..=2 => 10_000,
+                3 => 1_000,
+                4 => 100,
+                _ => 0,
+            };
+            f + short
+        })
+        .sum()
+}
+
+fn required(e: &Expr, freq: &Freq) -> Req {
     match e {
         Expr::Const(false) => Some(vec![]),
         Expr::Const(true) | Expr::Not(_) => None,
@@ -104,11 +137,14 @@ fn required(e: &Expr) -> Req {
             pattern_req(pattern.pieces())
         }
         Expr::Pred(_) => None,
-        Expr::And(items) => items.iter().filter_map(required).min_by_key(|s| cost(s)),
+        Expr::And(items) => items
+            .iter()
+            .filter_map(|x| required(x, freq))
+            .min_by_key(|s| cost(s, freq)),
         Expr::Or(items) => {
             let mut out = vec![];
             for i in items {
-                out.extend(required(i)?);
+                out.extend(required(i, freq)?);
             }
             Some(out)
         }
@@ -127,6 +163,18 @@ impl RuleSet {
         let mut literal_rules: Vec<Vec<u32>> = vec![];
         let mut always = vec![];
         let mut prefiltered = 0;
+        let mut freq: Freq = HashMap::new();
+        for r in rules {
+            let mut lits = vec![];
+            for c in &r.conditions {
+                collect_literals(c, &mut lits);
+            }
+            lits.sort();
+            lits.dedup();
+            for l in lits {
+                *freq.entry(l).or_default() += 1;
+            }
+        }
         for (i, r) in rules.iter().enumerate() {
             let c = match CompiledRule::compile(r) {
                 Ok(c) => c,
@@ -138,7 +186,7 @@ impl RuleSet {
             let id = compiled.len() as u32;
             compiled.push(c);
             source.push(i);
-            let req = required(&Expr::or(r.conditions.iter().cloned()));
+            let req = required(&Expr::or(r.conditions.iter().cloned()), &freq);
             match req {
                 // Empty literals give no selectivity.
                 Some(set) if set.iter().all(|s| !s.is_empty()) => {

@@ -1,0 +1,408 @@
+//! Matcher throughput, one thread, JSON parsing included, against the Rust peers on
+//! crates.io (`rsigma-eval`, `sigma-rust`) on the same events and rules.
+//!
+//! Workloads:
+//! * `windows`: every SigmaHQ `rules/windows` rule in one set, over the SigmaHQ regression
+//!   events (evtx_dump JSON), cycled to `SIGIL_BENCH_EVENTS` (default 200,000) events.
+//!   All engines read the same *flattened* JSON lines (System and EventData fields at the
+//!   top level, the layout the rules name); sigil also runs on the nested originals with
+//!   the `windows-evtx-json` pipeline. sigil and rsigma apply the `windows-logsources`
+//!   pipeline (Channel/EventID conditions per log source); sigma-rust has no pipelines
+//!   and evaluates the bare detections.
+//! * `cloudtrail`: every SigmaHQ CloudTrail rule over the 2,900 invictus CloudTrail
+//!   records, cycled likewise.
+//!
+//! `SIGIL_BENCH_TABLE=1` prints a table of events/s (what `scripts/bench-match.sh` runs);
+//! otherwise criterion measures one pass over the base events per engine.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput};
+use serde_json::{Map, Value as Json};
+
+fn corpus() -> PathBuf {
+    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/corpus"));
+    assert!(
+        p.join("sigmahq").is_dir(),
+        "the corpus is missing under {}",
+        p.display()
+    );
+    p.to_path_buf()
+}
+
+fn walk(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, ext, out);
+        } else if p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| ext.contains(&e))
+        {
+            out.push(p);
+        }
+    }
+}
+
+/// System fields and EventData/UserData fields at the top level.
+fn flatten_evtx(ev: &Json) -> Json {
+    let mut flat = Map::new();
+    let e = &ev["Event"];
+    let sys = &e["System"];
+    let eid = if sys["EventID"].is_object() {
+        sys["EventID"]["#text"].clone()
+    } else {
+        sys["EventID"].clone()
+    };
+    flat.insert("EventID".into(), eid);
+    for k in [
+        "Channel",
+        "Computer",
+        "Level",
+        "Task",
+        "Opcode",
+        "Keywords",
+        "EventRecordID",
+    ] {
+        if !sys[k].is_null() {
+            flat.insert(k.into(), sys[k].clone());
+        }
+    }
+    flat.insert(
+        "Provider_Name".into(),
+        sys["Provider"]["#attributes"]["Name"].clone(),
+    );
+    if let Some(t) = sys["TimeCreated"]["#attributes"]["SystemTime"].as_str() {
+        flat.insert("@timestamp".into(), Json::from(t));
+    }
+    if let Some(data) = e["EventData"].as_object() {
+        for (k, v) in data {
+            flat.insert(k.clone(), v.clone());
+        }
+    }
+    if let Some(user) = e["UserData"].as_object() {
+        for inner in user.values().filter_map(Json::as_object) {
+            for (k, v) in inner.iter().filter(|(k, _)| !k.starts_with('#')) {
+                flat.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    Json::Object(flat)
+}
+
+struct Workload {
+    name: &'static str,
+    rules_dir: PathBuf,
+    /// JSON lines every engine reads.
+    lines: Vec<String>,
+    /// sigil only: the nested originals and their pipelines.
+    nested: Option<Vec<String>>,
+    pipelines: Vec<String>,
+    nested_pipelines: Vec<String>,
+}
+
+fn windows() -> Workload {
+    let c = corpus();
+    let mut files = vec![];
+    walk(&c.join("sigmahq/regression_data"), &["json"], &mut files);
+    let mut nested = vec![];
+    let mut flat = vec![];
+    for f in files {
+        let text = std::fs::read_to_string(&f).expect("read");
+        for v in serde_json::Deserializer::from_str(&text).into_iter::<Json>() {
+            let v = v.expect("regression JSON");
+            flat.push(flatten_evtx(&v).to_string());
+            nested.push(v.to_string());
+        }
+    }
+    Workload {
+        name: "windows",
+        rules_dir: c.join("sigmahq/rules/windows"),
+        lines: flat,
+        nested: Some(nested),
+        pipelines: vec!["windows-logsources".into()],
+        nested_pipelines: vec!["windows-logsources".into(), "windows-evtx-json".into()],
+    }
+}
+
+fn cloudtrail() -> Workload {
+    let c = corpus();
+    let mut files = vec![];
+    walk(
+        &c.join("cloudtrail/invictus-aws-dataset/CloudTrail"),
+        &["json"],
+        &mut files,
+    );
+    let mut lines = vec![];
+    for f in files {
+        let v: Json = serde_json::from_str(&std::fs::read_to_string(&f).expect("read"))
+            .expect("CloudTrail JSON");
+        for r in v["Records"].as_array().expect("Records") {
+            lines.push(r.to_string());
+        }
+    }
+    Workload {
+        name: "cloudtrail",
+        rules_dir: c.join("sigmahq/rules/cloud/aws/cloudtrail"),
+        lines,
+        nested: None,
+        pipelines: vec![],
+        nested_pipelines: vec![],
+    }
+}
+
+trait Runner {
+    fn name(&self) -> String;
+    fn rules(&self) -> usize;
+    /// Parse one JSON line and count the matching rules.
+    fn eval(&mut self, line: &str) -> usize;
+}
+
+struct Sigil {
+    label: &'static str,
+    set: sigil_match::RuleSet,
+    scratch: sigil_match::Scratch,
+    out: Vec<usize>,
+}
+
+impl Sigil {
+    fn new(label: &'static str, dir: &Path, pipelines: &[String]) -> Sigil {
+        let coll = sigil_core::Collection::load_paths(&[dir.to_path_buf()]).expect("load");
+        let mut lowered = coll.lower();
+        let p = sigil_pipeline::resolve(pipelines).expect("pipelines");
+        let _ = p.apply_lowered(&mut lowered);
+        let (set, errors) = sigil_match::RuleSet::new(&lowered.rules);
+        if !errors.is_empty() {
+            eprintln!("sigil: {} rules failed to compile", errors.len());
+        }
+        eprintln!("{label}: {:?}", set.stats());
+        Sigil {
+            label,
+            set,
+            scratch: Default::default(),
+            out: vec![],
+        }
+    }
+}
+
+impl Runner for Sigil {
+    fn name(&self) -> String {
+        self.label.to_string()
+    }
+    fn rules(&self) -> usize {
+        self.set.len()
+    }
+    fn eval(&mut self, line: &str) -> usize {
+        let Ok(v) = serde_json::from_str::<Json>(line) else {
+            return 0;
+        };
+        self.set.matching_into(&v, &mut self.scratch, &mut self.out);
+        self.out.len()
+    }
+}
+
+struct Rsigma {
+    engine: rsigma_eval::Engine,
+}
+
+impl Rsigma {
+    fn new(dir: &Path, pipelines: &[String]) -> Rsigma {
+        let coll = rsigma_parser::parse_sigma_directory(dir).expect("rsigma: parse rules");
+        let mut engine = rsigma_eval::Engine::new();
+        for name in pipelines {
+            let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../sigil-pipeline/src/builtin"))
+                .join(format!("{name}.yml"));
+            let yaml = std::fs::read_to_string(&path).expect("pipeline yaml");
+            match rsigma_eval::pipeline::parse_pipeline(&yaml) {
+                Ok(p) => engine.add_pipeline(p),
+                Err(e) => eprintln!("rsigma: pipeline {name} not accepted: {e}"),
+            }
+        }
+        let errors = engine.add_rules(&coll.rules);
+        if let Some((_, e)) = errors.first() {
+            eprintln!("rsigma: {} rules failed to compile, e.g. {e}", errors.len());
+        }
+        Rsigma { engine }
+    }
+}
+
+impl Runner for Rsigma {
+    fn name(&self) -> String {
+        "rsigma-eval 0.23.0".into()
+    }
+    fn rules(&self) -> usize {
+        self.engine.rule_count()
+    }
+    fn eval(&mut self, line: &str) -> usize {
+        let Ok(v) = serde_json::from_str::<Json>(line) else {
+            return 0;
+        };
+        self.engine
+            .evaluate(&rsigma_eval::JsonEvent::borrow(&v))
+            .len()
+    }
+}
+
+struct SigmaRust {
+    rules: Vec<sigma_rust::Rule>,
+}
+
+impl SigmaRust {
+    fn new(dir: &Path) -> SigmaRust {
+        let mut files = vec![];
+        walk(dir, &["yml", "yaml"], &mut files);
+        let mut rules = vec![];
+        let mut failed = 0;
+        for f in files {
+            match sigma_rust::rule_from_yaml(&std::fs::read_to_string(&f).expect("read")) {
+                Ok(r) => rules.push(r),
+                Err(_) => failed += 1,
+            }
+        }
+        if failed > 0 {
+            eprintln!("sigma-rust: {failed} rule files failed to parse");
+        }
+        SigmaRust { rules }
+    }
+}
+
+impl Runner for SigmaRust {
+    fn name(&self) -> String {
+        "sigma-rust 0.7.0".into()
+    }
+    fn rules(&self) -> usize {
+        self.rules.len()
+    }
+    fn eval(&mut self, line: &str) -> usize {
+        let Ok(ev) = sigma_rust::event_from_json(line) else {
+            return 0;
+        };
+        self.rules.iter().filter(|r| r.is_match(&ev)).count()
+    }
+}
+
+/// JSON parsing alone, for reference.
+struct ParseOnly;
+
+impl Runner for ParseOnly {
+    fn name(&self) -> String {
+        "serde_json parse only".into()
+    }
+    fn rules(&self) -> usize {
+        0
+    }
+    fn eval(&mut self, line: &str) -> usize {
+        serde_json::from_str::<Json>(line).map(|_| 0).unwrap_or(0)
+    }
+}
+
+fn runners(w: &Workload) -> Vec<(Box<dyn Runner>, bool)> {
+    let mut v: Vec<(Box<dyn Runner>, bool)> = vec![
+        (Box::new(ParseOnly), false),
+        (Box::new(Sigil::new("sigil", &w.rules_dir, &w.pipelines)), false),
+    ];
+    if w.nested.is_some() {
+        v.push((
+            Box::new(Sigil::new("sigil (nested + evtx pipeline)", &w.rules_dir, &w.nested_pipelines)),
+            true,
+        ));
+    }
+    v.push((Box::new(Rsigma::new(&w.rules_dir, &w.pipelines)), false));
+    v.push((Box::new(SigmaRust::new(&w.rules_dir)), false));
+    // SIGIL_BENCH_ONLY=substring: run only the engines whose name contains it (profiling).
+    if let Ok(only) = std::env::var("SIGIL_BENCH_ONLY") {
+        v.retain(|(r, _)| r.name().contains(&only));
+    }
+    v
+}
+
+fn table() {
+    let target: usize = std::env::var("SIGIL_BENCH_EVENTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200_000);
+    let cap = Duration::from_secs(
+        std::env::var("SIGIL_BENCH_MAX_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(60),
+    );
+    println!("| workload | engine | rules | base events | matches per pass | events timed | events/s | sigil ÷ engine |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for w in [windows(), cloudtrail()] {
+        let mut rows = vec![];
+        for (mut r, nested) in runners(&w) {
+            let lines = if nested {
+                w.nested.as_ref().unwrap_or(&w.lines)
+            } else {
+                &w.lines
+            };
+            // One pass: warm-up and match count.
+            let matches: usize = lines.iter().map(|l| r.eval(l)).sum();
+            let start = Instant::now();
+            let mut n = 0usize;
+            let mut sink = 0usize;
+            'outer: loop {
+                for l in lines {
+                    sink = sink.wrapping_add(r.eval(l));
+                    n += 1;
+                    if n >= target || (n % 1024 == 0 && start.elapsed() > cap) {
+                        break 'outer;
+                    }
+                }
+            }
+            let secs = start.elapsed().as_secs_f64();
+            std::hint::black_box(sink);
+            rows.push((r.name(), r.rules(), lines.len(), matches, n, n as f64 / secs));
+        }
+        let sigil_eps = rows
+            .iter()
+            .find(|r| r.0 == "sigil")
+            .map(|r| r.5)
+            .unwrap_or(f64::NAN);
+        for (name, rules, base, matches, n, eps) in rows {
+            println!(
+                "| {} | {name} | {rules} | {base} | {matches} | {n} | {eps:.0} | {:.1}x |",
+                w.name,
+                sigil_eps / eps
+            );
+        }
+    }
+}
+
+fn criterion_benches() {
+    let mut c = Criterion::default()
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(5))
+        .configure_from_args();
+    for w in [windows(), cloudtrail()] {
+        let mut g = c.benchmark_group(w.name);
+        g.throughput(Throughput::Elements(w.lines.len() as u64));
+        for (mut r, nested) in runners(&w) {
+            let lines = if nested {
+                w.nested.clone().unwrap_or_default()
+            } else {
+                w.lines.clone()
+            };
+            g.bench_function(r.name(), |b| {
+                b.iter(|| lines.iter().map(|l| r.eval(l)).sum::<usize>())
+            });
+        }
+        g.finish();
+    }
+    c.final_summary();
+}
+
+fn main() {
+    if std::env::var_os("SIGIL_BENCH_TABLE").is_some() {
+        table();
+    } else {
+        criterion_benches();
+    }
+}
