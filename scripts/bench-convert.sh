@@ -93,14 +93,14 @@ for target in $targets; do
     done
     read -r smed smin smem _ < <(stats "$tmp/sigil-$target")
     read -r pmed pmin pmem _ < <(stats "$tmp/sigma-$target")
-    sq=$(grep -c . "$tmp/sigil-$target.out" || true)
-    pq=$(grep -c . "$tmp/sigma-$target.out" || true)
+    sq=$(grep -ac . "$tmp/sigil-$target.out" || true)
+    pq=$(grep -ac . "$tmp/sigma-$target.out" || true)
     ratio=$(awk -v a="$pmed" -v b="$smed" 'BEGIN { printf "%.0fx", a / b }')
     rows+=("| $target | sigil | $(fmt_s "$smed") | $(fmt_s "$smin") | $((smem / 1024)) MiB | $sq | $ratio |")
     rows+=("| $target | sigma-cli | $(fmt_s "$pmed") | $(fmt_s "$pmin") | $((pmem / 1024)) MiB | $pq | 1x |")
 done
 
 echo
-echo "| target | tool | median wall | min wall | peak RSS | output lines | speed-up (median) |"
+echo "| target | tool | median wall | min wall | peak RSS | non-empty output lines | speed-up (median) |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
