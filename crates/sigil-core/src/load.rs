@@ -51,22 +51,41 @@ pub fn load_file(path: &Path) -> LoadedFile {
             ..Error::new(kind)
         }],
     };
-    match std::fs::metadata(path) {
+    // One open, one fstat and the reads (a corpus run is thousands of small files, so the
+    // syscalls count); the same errors as `fs::metadata` followed by `fs::read`.
+    use std::io::Read;
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return fail(ErrorKind::Io(e.to_string())),
+    };
+    let size = match file.metadata() {
         Ok(m) if m.len() as usize > MAX_FILE_SIZE => {
             return fail(ErrorKind::TooLarge {
                 size: m.len() as usize,
                 limit: MAX_FILE_SIZE,
             })
         }
+        Ok(m) => m.len() as usize,
         Err(e) => return fail(ErrorKind::Io(e.to_string())),
-        _ => {}
+    };
+    // Not `read_to_end`: it would stat and seek the file again for its size hint.
+    let mut bytes = vec![0u8; size + 1];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(2 * len, 0); // the file grew since the fstat
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return fail(ErrorKind::Io(e.to_string())),
+        }
     }
-    match std::fs::read(path) {
-        Ok(bytes) => match String::from_utf8(bytes) {
-            Ok(text) => load_str(&text, name),
-            Err(_) => fail(ErrorKind::NotUtf8),
-        },
-        Err(e) => fail(ErrorKind::Io(e.to_string())),
+    bytes.truncate(len);
+    match String::from_utf8(bytes) {
+        Ok(text) => load_str(&text, name),
+        Err(_) => fail(ErrorKind::NotUtf8),
     }
 }
 
