@@ -2,7 +2,10 @@
 //! needle, regex or network; `And`/`Or`/`Not` become closures over their children. Nothing
 //! of the IR is looked at while an event is evaluated.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
@@ -13,6 +16,30 @@ use crate::fold;
 use crate::strmatch::StrMatcher;
 use crate::time;
 use crate::MatchError;
+
+thread_local! {
+    static INTERNER: RefCell<Option<HashMap<String, Arc<str>>>> = const { RefCell::new(None) };
+}
+
+/// Field names as shared strings: inside [`interning`], equal names share one allocation,
+/// so the per-event field cache of [`crate::RuleSet`] can key on the pointer.
+fn intern(name: &str) -> Arc<str> {
+    INTERNER.with(|cell| match cell.borrow_mut().as_mut() {
+        Some(map) => map
+            .entry(name.to_string())
+            .or_insert_with(|| Arc::from(name))
+            .clone(),
+        None => Arc::from(name),
+    })
+}
+
+/// Run `f` with field-name interning on (this thread).
+pub(crate) fn interning<R>(f: impl FnOnce() -> R) -> R {
+    INTERNER.with(|cell| *cell.borrow_mut() = Some(HashMap::new()));
+    let r = f();
+    INTERNER.with(|cell| *cell.borrow_mut() = None);
+    r
+}
 
 pub(crate) type Node = Box<dyn Fn(&dyn Event) -> bool + Send + Sync>;
 
@@ -82,7 +109,7 @@ fn node(e: &Expr) -> Result<Node, MatchError> {
 /// Where a group of string patterns looks.
 #[derive(Clone, PartialEq, Eq)]
 enum Target {
-    Field(String),
+    Field(Arc<str>),
     /// Every string value (keywords).
     Keywords,
 }
@@ -99,7 +126,7 @@ fn or_nodes(items: &[Expr]) -> Result<Vec<Node>, MatchError> {
                 field,
                 pattern,
                 cased,
-            }) => Some((Target::Field(field.clone()), *cased, pattern)),
+            }) => Some((Target::Field(intern(field)), *cased, pattern)),
             Expr::Pred(Pred::Keyword { pattern, cased }) => {
                 Some((Target::Keywords, *cased, pattern))
             }
@@ -329,7 +356,7 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             cased,
         } => {
             let m = matcher(pattern, *cased)?;
-            let field = field.clone();
+            let field = intern(field);
             Box::new(move |ev| {
                 ev.field(&field, &mut |v| {
                     v.with_text(|t| m.matches(t)).unwrap_or(false)
@@ -359,7 +386,7 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
                 .map_err(|e| {
                     MatchError::new(format!("invalid regular expression '{regex}': {e}"))
                 })?;
-            let field = field.clone();
+            let field = intern(field);
             Box::new(move |ev| {
                 ev.field(&field, &mut |v| {
                     v.with_text(|t| re.is_match(t)).unwrap_or(false)
@@ -367,7 +394,7 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             })
         }
         Pred::Cidr { field, net } => {
-            let (field, net) = (field.clone(), *net);
+            let (field, net) = (intern(field), *net);
             Box::new(move |ev| {
                 ev.field(&field, &mut |v| match v {
                     Value::Str(s) => in_net(&net, s),
@@ -381,7 +408,7 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             value,
             part,
         } => {
-            let (field, op, value) = (field.clone(), *op, *value);
+            let (field, op, value) = (intern(field), *op, *value);
             match *part {
                 None => Box::new(move |ev| {
                     ev.field(&field, &mut |v| {
@@ -398,7 +425,7 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             }
         }
         Pred::Bool { field, value } => {
-            let (field, want) = (field.clone(), *value);
+            let (field, want) = (intern(field), *value);
             let text = if want { "true" } else { "false" };
             Box::new(move |ev| {
                 ev.field(&field, &mut |v| match v {
@@ -409,11 +436,11 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             })
         }
         Pred::Null { field } => {
-            let field = field.clone();
+            let field = intern(field);
             Box::new(move |ev| !ev.field(&field, &mut |v| !v.is_null()))
         }
         Pred::Exists { field } => {
-            let field = field.clone();
+            let field = intern(field);
             Box::new(move |ev| ev.field(&field, &mut |v| !v.is_null()))
         }
         Pred::FieldRef {
@@ -422,7 +449,7 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             kind,
             cased,
         } => {
-            let (field, other, kind, cased) = (field.clone(), other.clone(), *kind, *cased);
+            let (field, other, kind, cased) = (intern(field), intern(other), *kind, *cased);
             Box::new(move |ev| {
                 ev.field(&field, &mut |a| {
                     a.with_text(|ta| {

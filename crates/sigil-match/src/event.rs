@@ -319,6 +319,48 @@ where
     }
 }
 
+/// A per-evaluation cache of field look-ups, keyed by the address of the (interned) field
+/// name: many rules read the same few fields, and a nested JSON path costs several hash
+/// look-ups. Only used inside [`crate::RuleSet`], where every name comes from the set's own
+/// closures (live, interned allocations: equal address and length means equal name).
+pub(crate) struct Cached<'e> {
+    inner: &'e dyn Event,
+    slots: std::cell::RefCell<Vec<(usize, usize, Vec<Value<'e>>)>>,
+}
+
+impl<'e> Cached<'e> {
+    pub(crate) fn new(inner: &'e dyn Event) -> Self {
+        Cached {
+            inner,
+            slots: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+impl<'e> Event for Cached<'e> {
+    fn field<'s>(&'s self, name: &str, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
+        let key = (name.as_ptr() as usize, name.len());
+        if let Ok(slots) = self.slots.try_borrow() {
+            if let Some((_, _, vals)) = slots.iter().find(|s| (s.0, s.1) == key) {
+                return vals.iter().any(|v| f(*v));
+            }
+        }
+        let mut vals: Vec<Value<'e>> = Vec::new();
+        self.inner.field(name, &mut |v| {
+            vals.push(v);
+            false
+        });
+        let found = vals.iter().any(|v| f(*v));
+        if let Ok(mut slots) = self.slots.try_borrow_mut() {
+            slots.push((key.0, key.1, vals));
+        }
+        found
+    }
+    fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
+        self.inner.values(f)
+    }
+}
+
 /// The first value of a field as owned text (numbers in decimal), for correlation keys.
 pub fn first_text(ev: &(impl Event + ?Sized), name: &str) -> Option<String> {
     let mut out = None;

@@ -155,6 +155,10 @@ impl RuleSet {
     /// Compile the rules. Rules that fail to compile are left out and reported (with the
     /// rule named); the others keep their input positions in [`RuleMatch::index`].
     pub fn new(rules: &[RuleIr]) -> (RuleSet, Vec<MatchError>) {
+        crate::compile::interning(|| Self::build(rules))
+    }
+
+    fn build(rules: &[RuleIr]) -> (RuleSet, Vec<MatchError>) {
         let mut errors = vec![];
         let mut compiled = vec![];
         let mut source = vec![];
@@ -350,8 +354,9 @@ impl RuleSet {
             });
             s.candidates.sort_unstable();
         }
+        let cached = crate::event::Cached::new(ev);
         for &r in &s.candidates {
-            if self.rules[r as usize].matches_dyn(ev) {
+            if self.rules[r as usize].matches_dyn(&cached) {
                 out.push(self.source[r as usize]);
             }
         }

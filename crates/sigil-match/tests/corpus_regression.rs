@@ -12,12 +12,9 @@ use sigil_match::CompiledRule;
 
 /// Cases that cannot match with the built-in pipelines, and why. Each must still miss (a
 /// fix makes this test fail until the entry is removed).
-const KNOWN_GAPS: &[(&str, &str)] = &[(
-    "win_wmi_activity_nteventlogfile_cleareventlog",
-    "the event keeps its data under Event.UserData.Operation_ClientFailure.Operation, \
-     but windows-evtx-json maps every non-System field to Event.EventData.<field>: \
-     the rule's Operation field is not found (a pipeline gap, not a matcher one)",
-)];
+// Empty since windows-evtx-json maps the WMI-Activity UserData elements (commit 7cb5d3e);
+// before that, win_wmi_activity_nteventlogfile_cleareventlog missed here.
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 #[test]
 fn regression_events_match_their_rules() {
