@@ -6,8 +6,9 @@
 # For each target (lucene, sqlite) it runs, interleaved so both see the same machine load,
 #   sigil convert -t TARGET RULES
 #   sigma convert -t TARGET --without-pipeline -s RULES
-# several times, then prints the median and minimum wall time, the peak resident memory
-# (/usr/bin/time %M) and the ratio of the medians, as a Markdown table.
+# several times, then prints the median and minimum wall time, the median CPU time, the
+# peak resident memory (/usr/bin/time %M) and the ratio of the medians (and of the
+# minima), as a Markdown table. On a shared machine the minima are the less noisy pair.
 #
 # sigma-cli (with pysigma-backend-elasticsearch for lucene and pysigma-backend-sqlite for
 # sqlite) is taken from PATH if present, else installed with pip into a throwaway venv
@@ -57,22 +58,25 @@ nrules="$(find "$rules" -name '*.yml' | wc -l | tr -d ' ')"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-# run NAME CMD... : one timed run; appends "seconds kib" to $tmp/NAME
+# run NAME CMD... : one timed run; appends "wall-us kib cpu-us" to $tmp/NAME
 run() {
     local name="$1"
     shift
     local t0 t1
     t0=$(date +%s%N)
-    /usr/bin/time -f '%M' -o "$tmp/mem" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || true
+    /usr/bin/time -f '%M %U %S' -o "$tmp/mem" "$@" >"$tmp/$name.out" 2>"$tmp/$name.err" || true
     t1=$(date +%s%N)
-    echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$tmp/mem")" >>"$tmp/$name"
+    echo "$(( (t1 - t0) / 1000 )) $(tail -n 1 "$tmp/mem" | awk '{ printf "%d %d", $1, ($2 + $3) * 1000000 }')" >>"$tmp/$name"
 }
 
-# median / min of column 1 (microseconds) and max of column 2 (KiB)
+# median / min wall (us), max RSS (KiB), median CPU user+sys (us)
 stats() {
-    sort -n "$1" | awk '{t[NR]=$1; if ($2>m) m=$2} END {
+    local cpu
+    cpu=$(awk '{print $3}' "$1" | sort -n | awk '{c[NR]=$1} END {
+        printf "%d", (NR % 2) ? c[(NR+1)/2] : (c[NR/2] + c[NR/2+1]) / 2 }')
+    sort -n "$1" | awk -v cpu="$cpu" '{t[NR]=$1; if ($2>m) m=$2} END {
         med = (NR % 2) ? t[(NR+1)/2] : (t[NR/2] + t[NR/2+1]) / 2;
-        printf "%d %d %d %d\n", med, t[1], m, NR }'
+        printf "%d %d %d %d\n", med, t[1], m, cpu }'
 }
 
 fmt_s() { awk -v us="$1" 'BEGIN { if (us < 1000000) printf "%.1f ms", us/1000; else printf "%.2f s", us/1000000 }'; }
@@ -91,16 +95,17 @@ for target in $targets; do
             run "sigma-$target" "$sigma" convert -t "$target" --without-pipeline -s "$rules"
         fi
     done
-    read -r smed smin smem _ < <(stats "$tmp/sigil-$target")
-    read -r pmed pmin pmem _ < <(stats "$tmp/sigma-$target")
+    read -r smed smin smem scpu < <(stats "$tmp/sigil-$target")
+    read -r pmed pmin pmem pcpu < <(stats "$tmp/sigma-$target")
     sq=$(grep -ac . "$tmp/sigil-$target.out" || true)
     pq=$(grep -ac . "$tmp/sigma-$target.out" || true)
     ratio=$(awk -v a="$pmed" -v b="$smed" 'BEGIN { printf "%.0fx", a / b }')
-    rows+=("| $target | sigil | $(fmt_s "$smed") | $(fmt_s "$smin") | $((smem / 1024)) MiB | $sq | $ratio |")
-    rows+=("| $target | sigma-cli | $(fmt_s "$pmed") | $(fmt_s "$pmin") | $((pmem / 1024)) MiB | $pq | 1x |")
+    ratio_min=$(awk -v a="$pmin" -v b="$smin" 'BEGIN { printf "%.0fx", a / b }')
+    rows+=("| $target | sigil | $(fmt_s "$smed") | $(fmt_s "$smin") | $(fmt_s "$scpu") | $((smem / 1024)) MiB | $sq | **$ratio** | $ratio_min |")
+    rows+=("| $target | sigma-cli | $(fmt_s "$pmed") | $(fmt_s "$pmin") | $(fmt_s "$pcpu") | $((pmem / 1024)) MiB | $pq | 1x | 1x |")
 done
 
 echo
-echo "| target | tool | median wall | min wall | peak RSS | non-empty output lines | speed-up (median) |"
-echo "|---|---|---|---|---|---|---|"
+echo "| target | tool | median wall | min wall | median CPU (user+sys) | peak RSS | non-empty output lines | speed-up (median wall) | speed-up (min wall) |"
+echo "|---|---|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"
