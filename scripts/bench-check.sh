@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `sigil check` over SigmaHQ rules/ against `sigma check` (pip sigma-cli, pySigma's
-# built-in validators) and rsigma's linter (`rsigma lint`), in the same run, and prints
+# built-in validators) and rsigma's linter (`rsigma rule lint`), in the same run, and prints
 # the median wall time of each and the ratios.
 #
 # Usage: scripts/bench-check.sh [RULES_DIR]      (default ../shared/corpus/sigmahq/rules)
@@ -57,7 +57,7 @@ tools = [("sigil check", [sigil, "check", "--no-config", "--color", "never", rul
 if sigma:
     tools.append(("sigma check (sigma-cli)", [sigma, "check", "-x", "attacktag", "-x", "d3_fendtag", rules]))
 if rsigma:
-    tools.append(("rsigma lint", [rsigma, "lint", rules]))
+    tools.append(("rsigma rule lint", [rsigma, "rule", "lint", "--color", "never", rules]))
 
 def once(cmd):
     t = time.perf_counter()
@@ -82,7 +82,7 @@ for name, ts in results.items():
 if not sigma:
     print("| sigma check (sigma-cli) | not installed | | |")
 if not rsigma:
-    print("| rsigma lint | did not build | | |")
+    print("| rsigma rule lint | did not build | | |")
 print("\nsigma-cli runs with -x attacktag -x d3_fendtag (they download MITRE data at run time and")
 print("crash offline) and without pySigma-validators-sigmahq (downloads SigmaHQ data).")
 PY

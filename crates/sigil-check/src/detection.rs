@@ -326,7 +326,7 @@ fn sysmon_category(id: i64) -> Option<&'static str> {
 pub fn check_detection(ctx: &mut Ctx, d: &Detection, ir: Option<&RuleIr>) {
     let all = items(d);
     for (_, item) in &all {
-        check_item(ctx, item);
+        check_item(ctx, item, ir.is_some());
     }
     // A search identifier written as a list of one map.
     for (name, s) in &d.searches {
@@ -364,7 +364,8 @@ pub fn check_detection(ctx: &mut Ctx, d: &Detection, ir: Option<&RuleIr>) {
     }
 }
 
-fn check_item(ctx: &mut Ctx, item: &DetectionItem) {
+/// `compiled`: the rule lowered, so every `|re` value already compiled (no need to again).
+fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
     let is_re = item.has(Modifier::Re);
     let field = item.field.as_deref().unwrap_or("keyword");
     if item.has(Modifier::All) && item.values.len() == 1 {
@@ -461,7 +462,7 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem) {
             .help("in a double-quoted YAML string a backslash starts an escape: use single quotes");
         }
         if is_re {
-            check_regex(ctx, item, i, s);
+            check_regex(ctx, item, i, s, compiled);
             continue;
         }
         if has_double_wildcard(s) {
@@ -548,9 +549,17 @@ fn has_escaped_wildcard(s: &str) -> bool {
 /// Escapes SigmaHQ allows in `|re` values (besides punctuation and digits).
 const RE_ESCAPES: &str = "AbBdDfnrsStvwWZ";
 
-fn check_regex(ctx: &mut Ctx, item: &DetectionItem, i: usize, s: &str) {
+fn check_regex(ctx: &mut Ctx, item: &DetectionItem, i: usize, s: &str, compiled: bool) {
     let field = item.field.as_deref().unwrap_or("keyword");
-    if let Err(e) = regex::RegexBuilder::new(s).size_limit(1 << 24).build() {
+    let result = if compiled {
+        Ok(())
+    } else {
+        regex::RegexBuilder::new(s)
+            .size_limit(1 << 24)
+            .build()
+            .map(|_| ())
+    };
+    if let Err(e) = result {
         let msg = e.to_string();
         let last = msg
             .lines()
