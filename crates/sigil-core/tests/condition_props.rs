@@ -24,7 +24,9 @@ fn gen() -> impl Strategy<Value = Gen> {
         ident().prop_map(Gen::Id),
         (
             prop_oneof![Just("1"), Just("all"), Just("any")],
-            "[a-z_]{1,5}\\*?"
+            "[a-z_]{1,5}\\*?".prop_filter("not a keyword", |p| {
+                !["and", "or", "not", "of", "all", "any"].contains(&p.as_str())
+            })
         )
             .prop_map(|(q, p)| Gen::Of(q, p)),
     ];
