@@ -13,7 +13,7 @@ use serde_json::Value as J;
 use sigil_core::ast::LogSource;
 use sigil_core::ir::{CmpOp as IrCmp, Number, Pattern, Piece, Pred, RegexFlags};
 use sigil_core::value::parse_sigma_string;
-use sigil_core::{Expr, RuleMeta};
+use sigil_core::{Expr, RuleIr, RuleMeta};
 
 use crate::model::*;
 
@@ -144,6 +144,24 @@ pub(crate) struct Work {
     pub conditions: Vec<Node>,
     pub fields: Vec<String>,
     pub state: RState,
+}
+
+impl Work {
+    /// A copy of `rule` to transform, starting from `state`.
+    pub fn from_rule(rule: &RuleIr, state: RState) -> Work {
+        Work {
+            meta: rule.meta.clone(),
+            logsource: rule.logsource.clone(),
+            conditions: rule
+                .conditions
+                .iter()
+                .cloned()
+                .map(Node::from_expr)
+                .collect(),
+            fields: rule.fields.clone(),
+            state,
+        }
+    }
 }
 
 /// What rule conditions can see of a correlation rule.

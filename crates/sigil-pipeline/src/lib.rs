@@ -264,18 +264,7 @@ impl Pipeline {
 
     /// Apply the transformations to one rule. On error the rule is left unchanged.
     pub fn apply(&self, rule: &mut RuleIr) -> Result<(), PipelineError> {
-        let mut w = Work {
-            meta: rule.meta.clone(),
-            logsource: rule.logsource.clone(),
-            conditions: rule
-                .conditions
-                .iter()
-                .cloned()
-                .map(Node::from_expr)
-                .collect(),
-            fields: rule.fields.clone(),
-            state: RState::default(),
-        };
+        let mut w = Work::from_rule(rule, RState::default());
         let ctx = Ctx { vars: &self.vars };
         for item in &self.items {
             apply_item(item, &mut w, &ctx)
@@ -480,18 +469,7 @@ impl Pipeline {
             .ok()
             .and_then(|s| s.get(&Self::key(&rule.meta)).cloned())
             .unwrap_or_default();
-        let w = Work {
-            meta: rule.meta.clone(),
-            logsource: rule.logsource.clone(),
-            conditions: rule
-                .conditions
-                .iter()
-                .cloned()
-                .map(Node::from_expr)
-                .collect(),
-            fields: rule.fields.clone(),
-            state,
-        };
+        let w = Work::from_rule(rule, state);
         self.post_items(&self.post, &w, query)
     }
 
