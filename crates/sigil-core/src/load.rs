@@ -18,6 +18,8 @@ use crate::condition;
 use crate::error::{Error, ErrorKind};
 use crate::modifiers::{check_chain, Modifier};
 
+mod fast;
+
 /// Largest file the loader reads (Sigma rules are a few KiB; the largest SigmaHQ rule is
 /// under 100 KiB).
 pub const MAX_FILE_SIZE: usize = 4 * 1024 * 1024;
@@ -135,6 +137,40 @@ pub fn load_str(src: &str, path: impl Into<Arc<str>>) -> LoadedFile {
 }
 
 fn read_documents<'a>(src: &'a str, errors: &mut Vec<Error>) -> Vec<(usize, Y<'a>)> {
+    match fast::read(src) {
+        Ok(docs) => docs,
+        Err(fast::Decline) => read_documents_serde(src, errors),
+    }
+}
+
+/// Test support for the fast YAML reader: `None` when it declines `src`; otherwise
+/// `Some(Ok(()))` when its documents are exactly those `serde_yaml` reads (same indexes,
+/// same values, and `serde_yaml` reports no error), or `Some(Err(why))`.
+#[doc(hidden)]
+pub fn fast_reader_agrees(src: &str) -> Option<Result<(), String>> {
+    let fast = fast::read(src).ok()?;
+    let mut errors = Vec::new();
+    let reference = read_documents_serde(src, &mut errors);
+    if !errors.is_empty() {
+        return Some(Err(format!(
+            "serde_yaml reports {:?}, the fast reader read {} documents",
+            errors[0].kind,
+            fast.len()
+        )));
+    }
+    let show = |docs: &[(usize, Y)]| -> Vec<(usize, serde_yaml::Value)> {
+        docs.iter().map(|(i, y)| (*i, y.to_yaml())).collect()
+    };
+    let (a, b) = (show(&fast), show(&reference));
+    if a == b {
+        Some(Ok(()))
+    } else {
+        Some(Err(format!("fast reader: {a:?}\nserde_yaml: {b:?}")))
+    }
+}
+
+/// The reference reader (and the only one that reports YAML errors).
+fn read_documents_serde<'a>(src: &'a str, errors: &mut Vec<Error>) -> Vec<(usize, Y<'a>)> {
     let mut docs = Vec::new();
     for (index, de) in serde_yaml::Deserializer::from_str(src).enumerate() {
         if index >= MAX_DOCUMENTS {
@@ -1432,7 +1468,7 @@ mod yv {
 
     /// A YAML map in source order.
     #[derive(Clone, Debug, Default)]
-    pub struct Mapping<'a>(Vec<(Y<'a>, Y<'a>)>);
+    pub struct Mapping<'a>(pub(crate) Vec<(Y<'a>, Y<'a>)>);
 
     impl<'a> Y<'a> {
         pub fn as_mapping(&self) -> Option<&Mapping<'a>> {
@@ -1479,7 +1515,7 @@ mod yv {
         }
 
         /// Key equality with `serde_yaml::Value` semantics (cheap for string keys).
-        fn key_eq(&self, other: &Y<'_>) -> bool {
+        pub(crate) fn key_eq(&self, other: &Y<'_>) -> bool {
             match (self, other) {
                 (Y::String(a), Y::String(b)) => a == b,
                 (Y::String(_), _) | (_, Y::String(_)) => false,
