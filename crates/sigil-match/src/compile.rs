@@ -23,7 +23,7 @@ thread_local! {
 
 /// Field names as shared strings: inside [`interning`], equal names share one allocation,
 /// so the per-event field cache of [`crate::RuleSet`] can key on the pointer.
-fn intern(name: &str) -> Arc<str> {
+pub(crate) fn intern(name: &str) -> Arc<str> {
     INTERNER.with(|cell| match cell.borrow_mut().as_mut() {
         Some(map) => map
             .entry(name.to_string())

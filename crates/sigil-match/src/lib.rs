@@ -44,6 +44,7 @@ mod compile;
 pub mod correlation;
 pub mod event;
 pub mod fold;
+mod keyindex;
 mod ruleset;
 pub mod strmatch;
 pub mod time;

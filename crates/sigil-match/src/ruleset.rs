@@ -1,13 +1,26 @@
-//! Many rules at once, behind a literal prefilter.
+//! Many rules at once, behind two exact prefilters: an index of equality keys and a
+//! literal automaton.
 //!
-//! Raw events carry no log source, so rules cannot be indexed by it. Instead, for every
+//! **Key index.** Raw events carry no log source, but after a pipeline most rules conjoin
+//! an exact equality on a discriminating field (`EventID: 1`, `Channel: Security`,
+//! `eventSource: iam.amazonaws.com`). For every rule a *key set* is derived: pairs
+//! (field, value) of which at least one must hold in any event the rule matches. An
+//! equality predicate gives one pair (case-folded text for a case-insensitive string, the
+//! text as is for a `cased` one, the integer for `Field: 4625`); an `And` takes the most
+//! selective set of its operands, an `Or` the union (none if one operand has none). Per
+//! event only the values of the indexed fields are looked up, with the predicates' own
+//! semantics: numbers as their decimal text for string keys, numeric strings as their
+//! number for integer keys, every element of an array.
+//!
+//! **Literal prefilter.** For every
 //! rule the compiler derives a set of *required literals*: substrings of which at least one
 //! must occur (case-insensitively) in some value of any event the rule matches. For a
 //! predicate `Image|endswith: '\rundll32.exe'` that set is `{"\rundll32.exe"}`; an `And`
 //! takes the most selective set of its operands, an `Or` the union of its operands' sets
 //! (and has none if one operand has none), `not` has none. One Aho-Corasick automaton over
 //! all rules' literals is run over the event's values once; only rules with a literal
-//! present, plus the rules without a literal set, are evaluated.
+//! present, plus the rules without a literal set, are evaluated. A rule with both a key
+//! set and a literal set is evaluated only when both hit.
 //!
 //! The prefilter is exact (never hides a match): the automaton is ASCII-case-insensitive and
 //! runs over Unicode-folded text when a value is not ASCII, and numbers and booleans are
@@ -23,6 +36,7 @@ use sigil_core::ir::{Expr, Piece, Pred, RuleIr};
 
 use crate::event::Event;
 use crate::fold;
+use crate::keyindex::{self, KeyFreq, KeyIndex};
 use crate::{CompiledRule, MatchError};
 
 /// One matching rule.
@@ -37,12 +51,17 @@ pub struct RuleMatch<'a> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RuleSetStats {
     pub rules: usize,
-    /// Rules evaluated only when one of their literals occurs.
+    /// Rules evaluated only when one of their literals occurs or one of their keys holds.
     pub prefiltered: usize,
-    /// Rules evaluated on every event (no literal set could be derived).
+    /// Rules evaluated on every event (neither a literal set nor a key set could be
+    /// derived).
     pub always: usize,
     /// Distinct literals in the automaton.
     pub literals: usize,
+    /// Rules behind the equality-key index (they may also be behind a literal).
+    pub keyed: usize,
+    /// Distinct (field, value) keys in the index.
+    pub keys: usize,
 }
 
 /// Compiled rules with a shared prefilter. Immutable and `Sync`: share it across threads.
@@ -53,6 +72,11 @@ pub struct RuleSet {
     ac: Option<AhoCorasick>,
     /// Literal → compiled rules requiring it.
     literal_rules: Vec<Vec<u32>>,
+    /// Equality keys → compiled rules.
+    keys: KeyIndex,
+    /// Per compiled rule: whether it is behind the key index / the literal automaton.
+    has_key: Vec<bool>,
+    has_literal: Vec<bool>,
     always: Vec<u32>,
     stats: RuleSetStats,
 }
@@ -71,6 +95,7 @@ pub struct Scratch {
     generation: u32,
     literal_seen: Vec<u32>,
     rule_seen: Vec<u32>,
+    key_seen: Vec<u32>,
     candidates: Vec<u32>,
     folded: String,
 }
@@ -168,17 +193,27 @@ impl RuleSet {
         let mut always = vec![];
         let mut prefiltered = 0;
         let mut freq: Freq = HashMap::new();
+        let mut rule_keys = vec![];
         for r in rules {
             let mut lits = vec![];
+            let mut keys = vec![];
             for c in &r.conditions {
                 collect_literals(c, &mut lits);
+                keyindex::collect_keys(c, &mut keys);
             }
             lits.sort();
             lits.dedup();
             for l in lits {
                 *freq.entry(l).or_default() += 1;
             }
+            keys.sort();
+            keys.dedup();
+            rule_keys.push(keys);
         }
+        let key_freq = KeyFreq::new(rule_keys);
+        let mut keys = KeyIndex::default();
+        let mut has_key = vec![];
+        let mut has_literal = vec![];
         for (i, r) in rules.iter().enumerate() {
             let c = match CompiledRule::compile(r) {
                 Ok(c) => c,
@@ -190,11 +225,19 @@ impl RuleSet {
             let id = compiled.len() as u32;
             compiled.push(c);
             source.push(i);
-            let req = required(&Expr::or(r.conditions.iter().cloned()), &freq);
+            let whole = Expr::or(r.conditions.iter().cloned());
+            let key_set = keyindex::keys(&whole, &key_freq);
+            has_key.push(key_set.is_some());
+            if let Some(k) = key_set {
+                keys.add(id, k, crate::compile::intern);
+            }
+            let req = required(&whole, &freq);
+            has_literal.push(false);
             match req {
                 // Empty literals give no selectivity.
                 Some(set) if set.iter().all(|s| !s.is_empty()) => {
                     prefiltered += 1;
+                    has_literal[id as usize] = true;
                     for s in set {
                         let k = *literals.entry(s.clone()).or_insert_with(|| {
                             literal_list.push(s);
@@ -206,6 +249,7 @@ impl RuleSet {
                         }
                     }
                 }
+                _ if has_key[id as usize] => prefiltered += 1,
                 _ => always.push(id),
             }
         }
@@ -226,7 +270,10 @@ impl RuleSet {
                     errors.push(MatchError::new(format!(
                         "prefilter disabled: cannot build the literal automaton: {e}"
                     )));
-                    always = (0..compiled.len() as u32).collect();
+                    always = (0..compiled.len() as u32)
+                        .filter(|r| !has_key[*r as usize])
+                        .collect();
+                    has_literal.iter_mut().for_each(|h| *h = false);
                     literal_rules.clear();
                     None
                 }
@@ -237,6 +284,8 @@ impl RuleSet {
             prefiltered: compiled.len() - always.len(),
             always: always.len(),
             literals: if ac.is_some() { literal_list.len() } else { 0 },
+            keyed: has_key.iter().filter(|k| **k).count(),
+            keys: keys.key_count(),
         };
         debug_assert!(ac.is_none() || stats.prefiltered == prefiltered);
         (
@@ -245,6 +294,9 @@ impl RuleSet {
                 source,
                 ac,
                 literal_rules,
+                keys,
+                has_key,
+                has_literal,
                 always,
                 stats,
             },
@@ -307,26 +359,58 @@ impl RuleSet {
     /// [`RuleSet::matching_into`] for a trait object.
     pub fn matching_dyn(&self, ev: &dyn Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
         out.clear();
-        let s = scratch;
+        self.candidates(ev, scratch);
+        let cached = crate::event::Cached::new(ev);
+        for &r in &scratch.candidates {
+            if self.rules[r as usize].matches_dyn(&cached) {
+                out.push(self.source[r as usize]);
+            }
+        }
+    }
+
+    /// The rules that pass both prefilters, sorted, in `scratch.candidates`.
+    fn candidates(&self, ev: &dyn Event, s: &mut Scratch) {
         s.candidates.clear();
         s.candidates.extend_from_slice(&self.always);
+        if self.ac.is_none() && self.keys.is_empty() {
+            return;
+        }
+        s.generation = s.generation.wrapping_add(1);
+        if s.generation == 0 {
+            s.literal_seen.iter_mut().for_each(|x| *x = 0);
+            s.rule_seen.iter_mut().for_each(|x| *x = 0);
+            s.key_seen.iter_mut().for_each(|x| *x = 0);
+            s.generation = 1;
+        }
+        s.literal_seen.resize(self.literal_rules.len(), 0);
+        s.rule_seen.resize(self.rules.len(), 0);
+        s.key_seen.resize(self.rules.len(), 0);
+        let generation = s.generation;
+        let Scratch {
+            literal_seen,
+            rule_seen,
+            key_seen,
+            candidates,
+            folded,
+            ..
+        } = s;
+        // Keys first: a rule behind both prefilters needs a key hit before its literal
+        // counts.
+        if !self.keys.is_empty() {
+            self.keys.hits(ev, &mut |rs| {
+                for &r in rs {
+                    let ri = r as usize;
+                    if key_seen[ri] != generation {
+                        key_seen[ri] = generation;
+                        if !self.has_literal[ri] {
+                            rule_seen[ri] = generation;
+                            candidates.push(r);
+                        }
+                    }
+                }
+            });
+        }
         if let Some(ac) = &self.ac {
-            s.generation = s.generation.wrapping_add(1);
-            if s.generation == 0 {
-                s.literal_seen.iter_mut().for_each(|x| *x = 0);
-                s.rule_seen.iter_mut().for_each(|x| *x = 0);
-                s.generation = 1;
-            }
-            s.literal_seen.resize(self.literal_rules.len(), 0);
-            s.rule_seen.resize(self.rules.len(), 0);
-            let generation = s.generation;
-            let Scratch {
-                literal_seen,
-                rule_seen,
-                candidates,
-                folded,
-                ..
-            } = s;
             let mut scan = |text: &str| {
                 let hay: &str = if text.is_ascii() {
                     text
@@ -340,8 +424,11 @@ impl RuleSet {
                     if literal_seen[k] != generation {
                         literal_seen[k] = generation;
                         for &r in &self.literal_rules[k] {
-                            if rule_seen[r as usize] != generation {
-                                rule_seen[r as usize] = generation;
+                            let ri = r as usize;
+                            if rule_seen[ri] != generation
+                                && (!self.has_key[ri] || key_seen[ri] == generation)
+                            {
+                                rule_seen[ri] = generation;
                                 candidates.push(r);
                             }
                         }
@@ -352,13 +439,7 @@ impl RuleSet {
                 v.with_text(&mut scan);
                 false
             });
-            s.candidates.sort_unstable();
         }
-        let cached = crate::event::Cached::new(ev);
-        for &r in &s.candidates {
-            if self.rules[r as usize].matches_dyn(&cached) {
-                out.push(self.source[r as usize]);
-            }
-        }
+        s.candidates.sort_unstable();
     }
 }
