@@ -80,16 +80,34 @@ pub fn find_rule_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, Error> {
 }
 
 /// `paths.sort()`, faster: `Path`'s ordering re-parses both paths into components on every
-/// comparison, which dominated a run over the 3,000 SigmaHQ rules. The components of each
-/// path are split once and compared as `Path::cmp` compares them, so the order is the same.
+/// comparison, which dominated a run over the 3,000 SigmaHQ rules. Each path is encoded
+/// once as a byte key that orders as its component list does (per component: the variant's
+/// rank as in `Component`'s derived order, the bytes, a 0 terminator, which no Unix name
+/// contains), and the keys are compared with `memcmp`.
 fn sort_paths(paths: &mut Vec<PathBuf>) {
-    let keys: Vec<Vec<std::path::Component<'_>>> =
-        paths.iter().map(|p| p.components().collect()).collect();
-    let mut order: Vec<usize> = (0..paths.len()).collect();
-    order.sort_by(|&a, &b| keys[a].cmp(&keys[b]));
-    drop(keys);
-    let mut taken: Vec<Option<PathBuf>> = std::mem::take(paths).into_iter().map(Some).collect();
-    paths.extend(order.into_iter().filter_map(|i| taken[i].take()));
+    use std::path::Component as C;
+    let key = |p: &PathBuf| -> Vec<u8> {
+        let mut k = Vec::with_capacity(p.as_os_str().len() + 8);
+        for c in p.components() {
+            let (rank, bytes) = match c {
+                C::Prefix(x) => (1, x.as_os_str().as_encoded_bytes()),
+                C::RootDir => (2, &b""[..]),
+                C::CurDir => (3, &b""[..]),
+                C::ParentDir => (4, &b""[..]),
+                C::Normal(x) => (5, x.as_encoded_bytes()),
+            };
+            k.push(rank);
+            k.extend_from_slice(bytes);
+            k.push(0);
+        }
+        k
+    };
+    let mut keyed: Vec<(Vec<u8>, PathBuf)> = std::mem::take(paths)
+        .into_iter()
+        .map(|p| (key(&p), p))
+        .collect();
+    keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    paths.extend(keyed.into_iter().map(|(_, p)| p));
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -413,13 +413,18 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
                 _ => {}
             }
         }
-        let mut check = regex::RegexBuilder::new(&regex);
-        check
+        // Syntax and Unicode classes only (regex-syntax's parser and translator, the same
+        // errors the regex crate reports): compiling the automaton here cost a quarter of a
+        // whole-corpus conversion, and its size limit is a property of the engine that
+        // runs the regex, checked by each backend (the matcher compiles it; Lucene has its
+        // own automaton limit).
+        let parsed = regex_syntax::ParserBuilder::new()
             .case_insensitive(flags.ignore_case)
             .multi_line(flags.multi_line)
             .dot_matches_new_line(flags.dot_all)
-            .size_limit(1 << 22);
-        if let Err(e) = check.build() {
+            .build()
+            .parse(&regex);
+        if let Err(e) = parsed {
             let msg = e.to_string();
             let last = msg.lines().last().unwrap_or("").trim();
             let last = last.strip_prefix("error: ").unwrap_or(last);

@@ -514,8 +514,31 @@ const SPECIAL: &[char] = &[
     ':', '\\', '/',
 ];
 
+/// `SPECIAL` and ASCII whitespace as a table: escaping runs over every character of every
+/// value of the corpus, and a scan of the list per character showed in profiles.
+const NEEDS_ESCAPE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut i = 0;
+    while i < SPECIAL.len() {
+        t[SPECIAL[i] as usize] = true;
+        i += 1;
+    }
+    let mut c = 0;
+    while c < 128 {
+        if (c as u8 as char).is_whitespace() {
+            t[c] = true;
+        }
+        c += 1;
+    }
+    t
+};
+
 fn push_escaped(out: &mut String, c: char) {
-    if SPECIAL.contains(&c) || c.is_whitespace() {
+    let escape = match NEEDS_ESCAPE.get(c as usize) {
+        Some(&e) => e,
+        None => c.is_whitespace(),
+    };
+    if escape {
         out.push('\\');
     }
     out.push(c);

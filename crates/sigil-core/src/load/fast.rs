@@ -80,7 +80,13 @@ pub(crate) fn read(src: &str) -> R<Vec<(usize, Y<'_>)>> {
 /// Bytes libyaml rejects or that this reader does not handle (tabs, CR) decline the file.
 fn check_chars(src: &str) -> R<()> {
     let bytes = src.as_bytes();
-    if bytes.iter().any(|&b| (b < 0x20 && b != b'\n') || b == 0x7f) {
+    // Branch-free per chunk so it vectorizes: this runs over every byte of every rule.
+    let bad = |c: &[u8]| {
+        c.iter().fold(false, |acc, &b| {
+            acc | ((b < 0x20) & (b != b'\n')) | (b == 0x7f)
+        })
+    };
+    if bytes.chunks(64).any(bad) {
         return Err(Decline);
     }
     if !src.is_ascii() {
