@@ -161,13 +161,17 @@ fn run_events(
     let mut out = vec![];
     let mut matches = 0usize;
     let mut candidates = 0usize;
-
+    let mut fast = sigil_match::JsonEvent::default();
     for i in 0..n {
         let line = &lines[i % lines.len()];
         match mode {
             "parse" => {
                 let v: Json = serde_json::from_str(line).expect("json");
                 std::hint::black_box(&v);
+            }
+            "parsefast" => {
+                fast.parse(line).expect("json");
+                std::hint::black_box(&fast);
             }
             "value" => {
                 let v: Json = serde_json::from_str(line).expect("json");
@@ -179,7 +183,12 @@ fn run_events(
                 let v: Json = serde_json::from_str(line).expect("json");
                 matches += set.rules().filter(|(_, r)| r.matches(&v)).count();
             }
-            _ => {}
+            _ => {
+                fast.parse(line).expect("json");
+                set.matching_into(&fast, &mut scratch, &mut out);
+                matches += out.len();
+                candidates += scratch.last_candidates();
+            }
         }
     }
     (matches, candidates)

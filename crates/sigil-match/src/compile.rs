@@ -236,13 +236,15 @@ fn str_group(target: Target, cased: bool, pats: &[&Pattern]) -> Result<Node, Mat
     };
     Ok(match target {
         Target::Field(field) => Box::new(move |ev| {
-            ev.field(&field, &mut |v| {
-                v.with_text(|t| group.matches(t)).unwrap_or(false)
+            ev.field_folded(&field, &mut |v, folded| match folded {
+                Some(ft) if !group.cased => group.matches_prepared(ft.as_bytes()),
+                _ => v.with_text(|t| group.matches(t)).unwrap_or(false),
             })
         }),
         Target::Keywords => Box::new(move |ev| {
-            ev.values(&mut |v| match v {
-                Value::Str(s) => group.matches(s),
+            ev.values_folded(&mut |v, folded| match (v, folded) {
+                (Value::Str(_), Some(ft)) if !group.cased => group.matches_prepared(ft.as_bytes()),
+                (Value::Str(s), _) => group.matches(s),
                 _ => false,
             })
         }),
@@ -357,17 +359,21 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
         } => {
             let m = matcher(pattern, *cased)?;
             let field = intern(field);
+            let cased = *cased;
             Box::new(move |ev| {
-                ev.field(&field, &mut |v| {
-                    v.with_text(|t| m.matches(t)).unwrap_or(false)
+                ev.field_folded(&field, &mut |v, folded| match folded {
+                    Some(ft) if !cased => m.matches_prepared(ft.as_bytes()),
+                    _ => v.with_text(|t| m.matches(t)).unwrap_or(false),
                 })
             })
         }
         Pred::Keyword { pattern, cased } => {
             let m = matcher(pattern, *cased)?;
+            let cased = *cased;
             Box::new(move |ev| {
-                ev.values(&mut |v| match v {
-                    Value::Str(s) => m.matches(s),
+                ev.values_folded(&mut |v, folded| match (v, folded) {
+                    (Value::Str(_), Some(ft)) if !cased => m.matches_prepared(ft.as_bytes()),
+                    (Value::Str(s), _) => m.matches(s),
                     _ => false,
                 })
             })

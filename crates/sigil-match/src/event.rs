@@ -109,6 +109,31 @@ pub trait Event {
     /// Call `f` with every scalar value (string, number, boolean) anywhere in the event;
     /// return `true` as soon as `f` does.
     fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool;
+
+    /// [`Event::field`], also passing each string value's case-folded text
+    /// ([`crate::fold`]) when the event keeps it (`None` otherwise). The default passes
+    /// `None`; [`crate::JsonEvent`] folds every string once at parse time.
+    #[doc(hidden)]
+    fn field_folded<'s>(
+        &'s self,
+        name: &str,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        self.field(name, &mut |v| f(v, None))
+    }
+
+    /// [`Event::values`] with folded text, as [`Event::field_folded`].
+    #[doc(hidden)]
+    fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
+        self.values(&mut |v| f(v, None))
+    }
+
+    /// Whether a field look-up is so cheap that [`crate::RuleSet`] need not cache
+    /// look-ups per event (true for [`crate::JsonEvent`]).
+    #[doc(hidden)]
+    fn cheap_lookup(&self) -> bool {
+        false
+    }
 }
 
 impl<T: Event + ?Sized> Event for &T {
@@ -118,6 +143,19 @@ impl<T: Event + ?Sized> Event for &T {
     fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
         (**self).values(f)
     }
+    fn field_folded<'s>(
+        &'s self,
+        name: &str,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        (**self).field_folded(name, f)
+    }
+    fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
+        (**self).values_folded(f)
+    }
+    fn cheap_lookup(&self) -> bool {
+        (**self).cheap_lookup()
+    }
 }
 
 impl<T: Event + ?Sized> Event for Box<T> {
@@ -126,6 +164,19 @@ impl<T: Event + ?Sized> Event for Box<T> {
     }
     fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
         (**self).values(f)
+    }
+    fn field_folded<'s>(
+        &'s self,
+        name: &str,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        (**self).field_folded(name, f)
+    }
+    fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
+        (**self).values_folded(f)
+    }
+    fn cheap_lookup(&self) -> bool {
+        (**self).cheap_lookup()
     }
 }
 

@@ -210,8 +210,8 @@ impl KeyIndex {
     /// reported more than once).
     pub(crate) fn hits(&self, ev: &dyn Event, hit: &mut dyn FnMut(&[u32])) {
         for f in &self.fields {
-            ev.field(&f.name, &mut |v| {
-                f.visit(v, hit);
+            ev.field_folded(&f.name, &mut |v, folded| {
+                f.visit(v, folded, hit);
                 false
             });
         }
@@ -220,7 +220,7 @@ impl KeyIndex {
 
 impl FieldKeys {
     #[inline]
-    fn visit(&self, v: Value<'_>, hit: &mut dyn FnMut(&[u32])) {
+    fn visit(&self, v: Value<'_>, folded: Option<&str>, hit: &mut dyn FnMut(&[u32])) {
         if !self.folded.is_empty() || !self.cased.is_empty() {
             v.with_text(|t| {
                 if !self.cased.is_empty() {
@@ -229,11 +229,15 @@ impl FieldKeys {
                     }
                 }
                 if !self.folded.is_empty() {
-                    fold::with_folded(t, |ft| {
+                    let mut look = |ft: &str| {
                         if let Some(rs) = self.folded.get(ft) {
                             hit(rs);
                         }
-                    });
+                    };
+                    match folded {
+                        Some(ft) => look(ft),
+                        None => fold::with_folded(t, look),
+                    }
                 }
             });
         }

@@ -43,6 +43,7 @@ use sigil_core::ir::RuleIr;
 mod compile;
 pub mod correlation;
 pub mod event;
+mod fast;
 pub mod fold;
 mod keyindex;
 mod ruleset;
@@ -52,6 +53,7 @@ pub mod time;
 pub use compile::{compile_expr, CompiledExpr};
 pub use correlation::{Detection, DetectionKind, Engine, EngineOptions};
 pub use event::{Event, FieldValue, Value};
+pub use fast::JsonEvent;
 pub use ruleset::{RuleMatch, RuleSet, RuleSetStats, Scratch};
 
 /// Why a rule (or expression) cannot be compiled or evaluated.

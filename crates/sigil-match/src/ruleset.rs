@@ -360,6 +360,14 @@ impl RuleSet {
     pub fn matching_dyn(&self, ev: &dyn Event, scratch: &mut Scratch, out: &mut Vec<usize>) {
         out.clear();
         self.candidates(ev, scratch);
+        if ev.cheap_lookup() {
+            for &r in &scratch.candidates {
+                if self.rules[r as usize].matches_dyn(ev) {
+                    out.push(self.source[r as usize]);
+                }
+            }
+            return;
+        }
         let cached = crate::event::Cached::new(ev);
         for &r in &scratch.candidates {
             if self.rules[r as usize].matches_dyn(&cached) {
@@ -411,8 +419,10 @@ impl RuleSet {
             });
         }
         if let Some(ac) = &self.ac {
-            let mut scan = |text: &str| {
-                let hay: &str = if text.is_ascii() {
+            let mut scan = |text: &str, pre: Option<&str>| {
+                let hay: &str = if let Some(pre) = pre {
+                    pre
+                } else if text.is_ascii() {
                     text
                 } else {
                     folded.clear();
@@ -435,8 +445,8 @@ impl RuleSet {
                     }
                 }
             };
-            ev.values(&mut |v| {
-                v.with_text(&mut scan);
+            ev.values_folded(&mut |v, pre| {
+                v.with_text(|t| scan(t, pre));
                 false
             });
         }

@@ -1,0 +1,530 @@
+//! [`JsonEvent`]: a JSON event parsed straight into a flat, indexed form.
+//!
+//! `serde_json::Value` allocates a `String` per key and value and a map per object, and a
+//! nested field name (`Event.EventData.CommandLine`) costs a hash look-up per level. A
+//! `JsonEvent` keeps one text buffer and one list of entries (full dotted path, value,
+//! case-folded text) in document order, plus a hash table from path to entries: a field
+//! look-up is one hash probe, string predicates read the case-folded text computed once
+//! at parse time, and re-parsing into the same `JsonEvent` allocates nothing once the
+//! buffers have grown.
+//!
+//! Semantics are exactly those of the `serde_json::Value` implementation of [`Event`]
+//! (the same parser, serde_json, reads the text): dotted names are paths, arrays are
+//! looked through and fanned out, `values` reports every scalar in document order. Two
+//! rare layouts, where `Value`'s rules are not a plain path match, are handled by keeping
+//! a `serde_json::Value` instead: a key containing a dot (a literal key wins over a path)
+//! and a key repeated in one object (the last one wins), as well as a root that is not an
+//! object.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_json::Value as Json;
+
+use crate::event::{Event, Value};
+use crate::fold;
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Null,
+    Bool(bool),
+    Int(i64),
+    UInt(u64),
+    Float(f64),
+    /// Text at `val`, folded text at `folded`.
+    Str,
+    Object,
+    /// An empty array: no value, but the key was there (duplicate-key detection).
+    Empty,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    /// The entry's path in `buf`, and its hash.
+    path: (u32, u32),
+    hash: u64,
+    kind: Kind,
+    val: (u32, u32),
+    folded: (u32, u32),
+    /// The object holding the key, and the key's ordinal (duplicate-key detection).
+    parent: u32,
+    key: u32,
+    /// Next entry with the same path (`NONE`: none).
+    next: u32,
+}
+
+/// Hash-table slot: path hash, first and last entry with that path.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    hash: u64,
+    first: u32,
+    last: u32,
+}
+
+const NONE: u32 = u32::MAX;
+
+/// The key whose value is being read.
+#[derive(Clone, Copy, Debug, Default)]
+struct Current {
+    parent: u32,
+    key: u32,
+    path: (u32, u32),
+    hash: u64,
+}
+
+/// A JSON event in flat, indexed form; see the [module documentation](self).
+///
+/// ```
+/// use sigil_match::{Event, JsonEvent, Value};
+/// let mut ev = JsonEvent::default();
+/// ev.parse(r#"{"Event": {"System": {"EventID": 4688}}, "tags": ["a", "B"]}"#).unwrap();
+/// let mut seen = vec![];
+/// ev.field("Event.System.EventID", &mut |v| { seen.push(v); false });
+/// assert_eq!(seen, [Value::Int(4688)]);
+/// assert!(ev.field("tags", &mut |v| v == Value::Str("B")));
+/// ```
+#[derive(Clone, Default)]
+pub struct JsonEvent {
+    buf: String,
+    entries: Vec<Entry>,
+    table: Vec<Slot>,
+    /// Parser state.
+    path: String,
+    current: Current,
+    keys: u32,
+    objects: u32,
+    unusual: bool,
+    /// Set when the event is kept as a `serde_json::Value` (see the module documentation).
+    fallback: Option<Json>,
+}
+
+impl fmt::Debug for JsonEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(v) = &self.fallback {
+            return f.debug_tuple("JsonEvent").field(v).finish();
+        }
+        let mut m = f.debug_map();
+        for e in &self.entries {
+            m.entry(&self.text(e.path), &self.value(e));
+        }
+        m.finish()
+    }
+}
+
+/// FxHash-style hash of a path.
+#[inline]
+fn hash_bytes(b: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h: u64 = b.len() as u64;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &x in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(x)).wrapping_mul(K);
+    }
+    // Final avalanche so the low bits (the table index) depend on every byte.
+    h ^= h >> 29;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^ (h >> 32)
+}
+
+impl JsonEvent {
+    /// Parse one JSON document.
+    pub fn from_json_str(text: &str) -> Result<JsonEvent, serde_json::Error> {
+        let mut ev = JsonEvent::default();
+        ev.parse(text)?;
+        Ok(ev)
+    }
+
+    /// Parse one JSON document into `self`, reusing its buffers. On error the event is
+    /// left empty (no fields).
+    pub fn parse(&mut self, text: &str) -> Result<(), serde_json::Error> {
+        self.clear();
+        let r = self.parse_inner(text);
+        if r.is_err() {
+            self.clear();
+        }
+        r
+    }
+
+    /// The same event from an already parsed `serde_json::Value`.
+    pub fn from_value(v: &Json) -> JsonEvent {
+        let mut ev = JsonEvent::default();
+        // Serializing and re-parsing keeps one code path (and exactly the same semantics).
+        if ev.parse(&v.to_string()).is_err() {
+            ev.clear();
+            ev.fallback = Some(v.clone());
+        }
+        ev
+    }
+
+    /// Whether the event is kept as a `serde_json::Value` (a key with a dot, a repeated
+    /// key, or a root that is not an object).
+    pub fn is_fallback(&self) -> bool {
+        self.fallback.is_some()
+    }
+
+    fn clear(&mut self) {
+        self.buf.clear();
+        self.entries.clear();
+        self.table.clear();
+        self.path.clear();
+        self.current = Current::default();
+        self.keys = 0;
+        self.objects = 0;
+        self.unusual = false;
+        self.fallback = None;
+    }
+
+    fn parse_inner(&mut self, text: &str) -> Result<(), serde_json::Error> {
+        if text.len() >= (u32::MAX / 4) as usize {
+            return Err(de::Error::custom("event larger than 1 GiB"));
+        }
+        let is_object = text
+            .bytes()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| b == b'{');
+        if is_object {
+            let mut d = serde_json::Deserializer::from_str(text);
+            RootSeed(self).deserialize(&mut d)?;
+            d.end()?;
+            if !self.unusual {
+                self.build_table();
+            }
+        }
+        if !is_object || self.unusual {
+            let v: Json = serde_json::from_str(text)?;
+            self.clear();
+            self.fallback = Some(v);
+        }
+        Ok(())
+    }
+
+    fn build_table(&mut self) {
+        let cap = (self.entries.len() * 2).next_power_of_two().max(8);
+        self.table.clear();
+        self.table.resize(
+            cap,
+            Slot {
+                hash: 0,
+                first: NONE,
+                last: NONE,
+            },
+        );
+        let mask = cap - 1;
+        for i in 0..self.entries.len() {
+            let e = self.entries[i];
+            let mut at = e.hash as usize & mask;
+            loop {
+                let s = self.table[at];
+                if s.first == NONE {
+                    self.table[at] = Slot {
+                        hash: e.hash,
+                        first: i as u32,
+                        last: i as u32,
+                    };
+                    break;
+                }
+                if s.hash == e.hash
+                    && self.text(self.entries[s.first as usize].path) == self.text(e.path)
+                {
+                    let last = &mut self.entries[s.last as usize];
+                    if last.parent == e.parent && last.key != e.key {
+                        // A key repeated in one object: the last one wins in `Value`.
+                        self.unusual = true;
+                        return;
+                    }
+                    last.next = i as u32;
+                    self.table[at].last = i as u32;
+                    break;
+                }
+                at = (at + 1) & mask;
+            }
+        }
+    }
+
+    #[inline]
+    fn text(&self, r: (u32, u32)) -> &str {
+        &self.buf[r.0 as usize..(r.0 + r.1) as usize]
+    }
+
+    #[inline]
+    fn value(&self, e: &Entry) -> Value<'_> {
+        match e.kind {
+            Kind::Null => Value::Null,
+            Kind::Bool(b) => Value::Bool(b),
+            Kind::Int(i) => Value::Int(i),
+            Kind::UInt(u) => Value::UInt(u),
+            Kind::Float(x) => Value::Float(x),
+            Kind::Str => Value::Str(self.text(e.val)),
+            Kind::Object | Kind::Empty => Value::Object,
+        }
+    }
+
+    #[inline]
+    fn first(&self, name: &str) -> u32 {
+        if self.table.is_empty() {
+            return NONE;
+        }
+        let h = hash_bytes(name.as_bytes());
+        let mask = self.table.len() - 1;
+        let mut at = h as usize & mask;
+        loop {
+            let s = self.table[at];
+            if s.first == NONE {
+                return NONE;
+            }
+            if s.hash == h && self.text(self.entries[s.first as usize].path) == name {
+                return s.first;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn push(&mut self, kind: Kind) {
+        let c = self.current;
+        self.entries.push(Entry {
+            path: c.path,
+            hash: c.hash,
+            kind,
+            val: (0, 0),
+            folded: (0, 0),
+            parent: c.parent,
+            key: c.key,
+            next: NONE,
+        });
+    }
+
+    fn push_str(&mut self, s: &str) {
+        let start = self.buf.len() as u32;
+        self.buf.push_str(s);
+        let val = (start, s.len() as u32);
+        let folded = if !fold::needs_fold(s) {
+            val
+        } else if s.is_ascii() {
+            let f = self.buf.len();
+            self.buf.push_str(s);
+            self.buf[f..].make_ascii_lowercase();
+            (f as u32, s.len() as u32)
+        } else {
+            let f = self.buf.len();
+            fold::fold_into(s, &mut self.buf);
+            (f as u32, (self.buf.len() - f) as u32)
+        };
+        self.push(Kind::Str);
+        if let Some(e) = self.entries.last_mut() {
+            e.val = val;
+            e.folded = folded;
+        }
+    }
+
+    /// Start reading the value of key `k` of object `parent` (`root`: no path prefix).
+    fn enter_key(&mut self, k: &str, parent: u32, root: bool) {
+        if k.contains('.') {
+            self.unusual = true;
+        }
+        if !root {
+            self.path.push('.');
+        }
+        self.path.push_str(k);
+        let start = self.buf.len() as u32;
+        self.buf.push_str(&self.path);
+        self.keys += 1;
+        self.current = Current {
+            parent,
+            key: self.keys,
+            path: (start, self.path.len() as u32),
+            hash: hash_bytes(self.path.as_bytes()),
+        };
+    }
+
+    fn read_object<'de, A: MapAccess<'de>>(
+        &mut self,
+        mut map: A,
+        root: bool,
+    ) -> Result<(), A::Error> {
+        self.objects += 1;
+        let id = self.objects;
+        let saved = (self.current, self.path.len());
+        while map.next_key_seed(KeySeed(self, id, root))?.is_some() {
+            map.next_value_seed(ValueSeed(self))?;
+            self.current = saved.0;
+            self.path.truncate(saved.1);
+        }
+        Ok(())
+    }
+}
+
+struct RootSeed<'a>(&'a mut JsonEvent);
+
+impl<'de> DeserializeSeed<'de> for RootSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RootSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.0.read_object(map, true)
+    }
+}
+
+struct KeySeed<'a>(&'a mut JsonEvent, u32, bool);
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, k: &str) -> Result<(), E> {
+        self.0.enter_key(k, self.1, self.2);
+        Ok(())
+    }
+}
+
+struct ValueSeed<'a>(&'a mut JsonEvent);
+
+impl<'de> DeserializeSeed<'de> for ValueSeed<'_> {
+    type Value = ();
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValueSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<(), E> {
+        self.0.push(Kind::Bool(b));
+        Ok(())
+    }
+    fn visit_i64<E>(self, i: i64) -> Result<(), E> {
+        self.0.push(Kind::Int(i));
+        Ok(())
+    }
+    fn visit_u64<E>(self, u: u64) -> Result<(), E> {
+        // As `serde_json::Number::as_i64` first, like the `Value` implementation.
+        self.0.push(match i64::try_from(u) {
+            Ok(i) => Kind::Int(i),
+            Err(_) => Kind::UInt(u),
+        });
+        Ok(())
+    }
+    fn visit_f64<E>(self, x: f64) -> Result<(), E> {
+        // `Value` turns a non-finite float into null.
+        self.0.push(if x.is_finite() {
+            Kind::Float(x)
+        } else {
+            Kind::Null
+        });
+        Ok(())
+    }
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        self.0.push_str(s);
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        self.0.push(Kind::Null);
+        Ok(())
+    }
+    fn visit_none<E>(self) -> Result<(), E> {
+        self.0.push(Kind::Null);
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut any = false;
+        while seq.next_element_seed(ValueSeed(&mut *self.0))?.is_some() {
+            any = true;
+        }
+        if !any {
+            self.0.push(Kind::Empty);
+        }
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        self.0.push(Kind::Object);
+        self.0.read_object(map, false)
+    }
+}
+
+impl Event for JsonEvent {
+    fn field<'s>(&'s self, name: &str, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
+        if let Some(v) = &self.fallback {
+            return v.field(name, f);
+        }
+        let mut i = self.first(name);
+        while i != NONE {
+            let e = &self.entries[i as usize];
+            if !matches!(e.kind, Kind::Empty) && f(self.value(e)) {
+                return true;
+            }
+            i = e.next;
+        }
+        false
+    }
+
+    fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
+        if let Some(v) = &self.fallback {
+            return v.values(f);
+        }
+        self.entries
+            .iter()
+            .any(|e| !matches!(e.kind, Kind::Null | Kind::Object | Kind::Empty) && f(self.value(e)))
+    }
+
+    fn field_folded<'s>(
+        &'s self,
+        name: &str,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        if let Some(v) = &self.fallback {
+            return v.field(name, &mut |x| f(x, None));
+        }
+        let mut i = self.first(name);
+        while i != NONE {
+            let e = &self.entries[i as usize];
+            let hit = match e.kind {
+                Kind::Empty => false,
+                Kind::Str => f(Value::Str(self.text(e.val)), Some(self.text(e.folded))),
+                _ => f(self.value(e), None),
+            };
+            if hit {
+                return true;
+            }
+            i = e.next;
+        }
+        false
+    }
+
+    fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
+        if let Some(v) = &self.fallback {
+            return v.values(&mut |x| f(x, None));
+        }
+        self.entries.iter().any(|e| match e.kind {
+            Kind::Null | Kind::Object | Kind::Empty => false,
+            Kind::Str => f(Value::Str(self.text(e.val)), Some(self.text(e.folded))),
+            _ => f(self.value(e), None),
+        })
+    }
+
+    fn cheap_lookup(&self) -> bool {
+        true
+    }
+}
