@@ -1,7 +1,8 @@
 //! Bundled reference data: ATT&CK ids and SigmaHQ's log source / field list. Parsed once,
 //! on first use. See `data/README.md` for sources and dates.
 
-use std::collections::{HashMap, HashSet};
+// foldhash (hashbrown's default) rather than SipHash: these maps sit on the per-rule path.
+use hashbrown::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 /// The ATT&CK id list, as shipped (tab-separated).

@@ -1,6 +1,7 @@
 //! Log source, field name and detection validators, and the condition analysis.
 
-use std::collections::{HashMap, HashSet};
+// foldhash (hashbrown's default) rather than SipHash: these maps sit on the per-rule path.
+use hashbrown::{HashMap, HashSet};
 
 use sigil_core::ast::{Detection, DetectionItem, LogSource, Rule, Search, Value, YamlPath};
 use sigil_core::condition::{pattern_matches, Cond, Quantifier};
@@ -690,7 +691,15 @@ enum Bool {
     Atom { index: usize, neg: bool },
 }
 
-fn to_bool(e: &Expr, atoms: &mut Vec<String>) -> Option<Bool> {
+/// A predicate as an atom of the truth table: `exists(f)` and `f is null` share one.
+/// Compared structurally (printing each predicate to compare it was most of a corpus check).
+#[derive(PartialEq)]
+enum AtomKey<'e> {
+    NullOf(&'e str),
+    Pred(&'e Pred),
+}
+
+fn to_bool<'e>(e: &'e Expr, atoms: &mut Vec<AtomKey<'e>>) -> Option<Bool> {
     Some(match e {
         Expr::Const(b) => Bool::Const(*b),
         Expr::And(v) => Bool::And(v.iter().map(|x| to_bool(x, atoms)).collect::<Option<_>>()?),
@@ -744,16 +753,11 @@ pub fn constant(e: &Expr) -> Option<bool> {
     Some(any_true)
 }
 
-fn atom_key(p: &Pred) -> (String, bool) {
+fn atom_key(p: &Pred) -> (AtomKey<'_>, bool) {
     match p {
-        Pred::Exists { field } => (
-            Pred::Null {
-                field: field.clone(),
-            }
-            .to_string(),
-            true,
-        ),
-        other => (other.to_string(), false),
+        Pred::Exists { field } => (AtomKey::NullOf(field), true),
+        Pred::Null { field } => (AtomKey::NullOf(field), false),
+        other => (AtomKey::Pred(other), false),
     }
 }
 

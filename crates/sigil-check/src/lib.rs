@@ -20,7 +20,9 @@
 //! assert!(ids.contains(&"logsource_missing_product") && ids.contains(&"tag_case"));
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 use std::fmt;
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! Metadata, file name and tag validators, and the cross-rule ones (duplicates).
 
-use std::collections::HashMap;
+// foldhash (hashbrown's default) rather than SipHash: these maps sit on the per-rule path.
+use hashbrown::HashMap;
 use std::sync::OnceLock;
 
 use regex::Regex;

@@ -24,7 +24,21 @@ impl TopLevel {
         let mut out = TopLevel::default();
         let mut document = 0usize;
         let mut seen_content = false;
-        for (i, line) in src.lines().enumerate() {
+        // Line by line as `str::lines` (LF, CRLF), but located with memchr: this scan runs
+        // over every byte of every rule.
+        let bytes = src.as_bytes();
+        let mut start = 0;
+        let ends = memchr::memchr_iter(b'\n', bytes).chain(std::iter::once(bytes.len()));
+        for (i, end) in ends.enumerate() {
+            if start >= bytes.len() {
+                break;
+            }
+            let line = &src[start..end];
+            let line = match end < bytes.len() {
+                true => line.strip_suffix('\r').unwrap_or(line),
+                false => line,
+            };
+            start = end + 1;
             if line.starts_with("---") && line[3..].trim().is_empty() {
                 if seen_content {
                     document += 1;
