@@ -138,41 +138,39 @@ pub(crate) fn keys(e: &Expr, freq: &KeyFreq) -> Keys {
     }
 }
 
-/// The rules behind the keys of one field.
+/// The keys of one field, each with its id.
 #[derive(Default)]
 struct FieldKeys {
     name: Arc<str>,
-    folded: HashMap<Box<str>, Vec<u32>>,
-    cased: HashMap<Box<str>, Vec<u32>>,
-    int: HashMap<i64, Vec<u32>>,
-    /// Every rule with an integer key on this field (for floats that cannot be mapped to
-    /// one integer).
+    folded: HashMap<Box<str>, u32>,
+    cased: HashMap<Box<str>, u32>,
+    int: HashMap<i64, u32>,
+    /// Every integer key of this field (for floats that cannot be mapped to one integer).
     int_all: Vec<u32>,
 }
 
-/// (field, value) → rules.
+/// (field, value) → key id; key id → the rules evaluated on that key alone (they have no
+/// literal requirement). Rules that also have literals keep their key ids
+/// ([`KeyIndex::add`] returns them) and are checked when a literal hits.
 #[derive(Default)]
 pub(crate) struct KeyIndex {
     fields: Vec<FieldKeys>,
-    keys: usize,
-}
-
-fn push_unique(v: &mut Vec<u32>, r: u32) {
-    if v.last() != Some(&r) {
-        v.push(r);
-    }
+    only: Vec<Vec<u32>>,
 }
 
 impl KeyIndex {
-    /// Register the keys of rule `r` (rules must be added in increasing order).
+    /// Register the keys of rule `r`; `alone`: the rule has no other prefilter, so a key
+    /// hit makes it a candidate. Returns the rule's key ids.
     pub(crate) fn add(
         &mut self,
         r: u32,
         keys: Vec<(String, KeyVal)>,
+        alone: bool,
         intern: impl Fn(&str) -> Arc<str>,
-    ) {
+    ) -> Vec<u32> {
+        let mut ids = vec![];
         for (field, val) in keys {
-            let i = match self.fields.iter().position(|f| &*f.name == field) {
+            let i = match self.fields.iter().position(|f| *f.name == *field) {
                 Some(i) => i,
                 None => {
                     self.fields.push(FieldKeys {
@@ -182,33 +180,47 @@ impl KeyIndex {
                     self.fields.len() - 1
                 }
             };
+            let next = self.only.len() as u32;
+            let is_int = matches!(val, KeyVal::Int(_));
             let f = &mut self.fields[i];
-            let list = match val {
-                KeyVal::Folded(s) => f.folded.entry(s.into()).or_default(),
-                KeyVal::Cased(s) => f.cased.entry(s.into()).or_default(),
-                KeyVal::Int(n) => {
-                    push_unique(&mut f.int_all, r);
-                    f.int.entry(n).or_default()
-                }
+            let id = *match val {
+                KeyVal::Folded(s) => f.folded.entry(s.into()).or_insert(next),
+                KeyVal::Cased(s) => f.cased.entry(s.into()).or_insert(next),
+                KeyVal::Int(n) => f.int.entry(n).or_insert(next),
             };
-            if list.is_empty() {
-                self.keys += 1;
+            if id == next {
+                if is_int {
+                    f.int_all.push(id);
+                }
+                self.only.push(vec![]);
             }
-            push_unique(list, r);
+            if alone && self.only[id as usize].last() != Some(&r) {
+                self.only[id as usize].push(r);
+            }
+            ids.push(id);
         }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
     }
 
     pub(crate) fn key_count(&self) -> usize {
-        self.keys
+        self.only.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
 
-    /// Call `hit` with every rule that has a key holding in the event (a rule may be
-    /// reported more than once).
-    pub(crate) fn hits(&self, ev: &dyn Event, hit: &mut dyn FnMut(&[u32])) {
+    /// The rules a key hit makes candidates on its own.
+    #[inline]
+    pub(crate) fn rules_of(&self, key: u32) -> &[u32] {
+        &self.only[key as usize]
+    }
+
+    /// Call `hit` with every key (id) that holds in the event (a key may be reported more
+    /// than once).
+    pub(crate) fn hits(&self, ev: &dyn Event, hit: &mut dyn FnMut(u32)) {
         for f in &self.fields {
             ev.field_folded(&f.name, &mut |v, folded| {
                 f.visit(v, folded, hit);
@@ -220,18 +232,16 @@ impl KeyIndex {
 
 impl FieldKeys {
     #[inline]
-    fn visit(&self, v: Value<'_>, folded: Option<&str>, hit: &mut dyn FnMut(&[u32])) {
+    fn visit(&self, v: Value<'_>, folded: Option<&str>, hit: &mut dyn FnMut(u32)) {
         if !self.folded.is_empty() || !self.cased.is_empty() {
             v.with_text(|t| {
-                if !self.cased.is_empty() {
-                    if let Some(rs) = self.cased.get(t) {
-                        hit(rs);
-                    }
+                if let Some(k) = self.cased.get(t) {
+                    hit(*k);
                 }
                 if !self.folded.is_empty() {
                     let mut look = |ft: &str| {
-                        if let Some(rs) = self.folded.get(ft) {
-                            hit(rs);
+                        if let Some(k) = self.folded.get(ft) {
+                            hit(*k);
                         }
                     };
                     match folded {
@@ -244,8 +254,8 @@ impl FieldKeys {
         if !self.int.is_empty() {
             match numeric(v) {
                 Some(Num::I(i)) => {
-                    if let Some(rs) = i64::try_from(i).ok().and_then(|i| self.int.get(&i)) {
-                        hit(rs);
+                    if let Some(k) = i64::try_from(i).ok().and_then(|i| self.int.get(&i)) {
+                        hit(*k);
                     }
                 }
                 Some(Num::F(x)) => {
@@ -253,11 +263,11 @@ impl FieldKeys {
                     // and below 2^53 in magnitude; above that, several b may round to x.
                     const EXACT: f64 = 9_007_199_254_740_992.0;
                     if x.fract() == 0.0 && x.abs() < EXACT {
-                        if let Some(rs) = self.int.get(&(x as i64)) {
-                            hit(rs);
+                        if let Some(k) = self.int.get(&(x as i64)) {
+                            hit(*k);
                         }
                     } else if x.fract() == 0.0 {
-                        hit(&self.int_all);
+                        self.int_all.iter().for_each(|k| hit(*k));
                     }
                 }
                 None => {}

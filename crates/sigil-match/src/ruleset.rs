@@ -74,9 +74,10 @@ pub struct RuleSet {
     literal_rules: Vec<Vec<u32>>,
     /// Equality keys → compiled rules.
     keys: KeyIndex,
-    /// Per compiled rule: whether it is behind the key index / the literal automaton.
+    /// Per compiled rule: its key ids (any of them must hold), whether it is behind the
+    /// key index / the literal automaton.
+    rule_keys: Vec<Vec<u32>>,
     has_key: Vec<bool>,
-    has_literal: Vec<bool>,
     always: Vec<u32>,
     stats: RuleSetStats,
 }
@@ -212,6 +213,7 @@ impl RuleSet {
         }
         let key_freq = KeyFreq::new(rule_keys);
         let mut keys = KeyIndex::default();
+        let mut rule_keys: Vec<Vec<u32>> = vec![];
         let mut has_key = vec![];
         let mut has_literal = vec![];
         for (i, r) in rules.iter().enumerate() {
@@ -226,18 +228,19 @@ impl RuleSet {
             compiled.push(c);
             source.push(i);
             let whole = Expr::or(r.conditions.iter().cloned());
+            let req = required(&whole, &freq)
+                // Empty literals give no selectivity.
+                .filter(|set| set.iter().all(|s| !s.is_empty()));
             let key_set = keyindex::keys(&whole, &key_freq);
             has_key.push(key_set.is_some());
-            if let Some(k) = key_set {
-                keys.add(id, k, crate::compile::intern);
-            }
-            let req = required(&whole, &freq);
-            has_literal.push(false);
+            has_literal.push(req.is_some());
+            rule_keys.push(match key_set {
+                Some(k) => keys.add(id, k, req.is_none(), crate::compile::intern),
+                None => vec![],
+            });
             match req {
-                // Empty literals give no selectivity.
-                Some(set) if set.iter().all(|s| !s.is_empty()) => {
+                Some(set) => {
                     prefiltered += 1;
-                    has_literal[id as usize] = true;
                     for s in set {
                         let k = *literals.entry(s.clone()).or_insert_with(|| {
                             literal_list.push(s);
@@ -266,13 +269,14 @@ impl RuleSet {
             match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
                 Ok(ac) => Some(ac),
                 Err(e) => {
-                    // Without the automaton every rule is evaluated: correct, only slower.
                     errors.push(MatchError::new(format!(
                         "prefilter disabled: cannot build the literal automaton: {e}"
                     )));
-                    always = (0..compiled.len() as u32)
-                        .filter(|r| !has_key[*r as usize])
-                        .collect();
+                    // Without the automaton every rule is evaluated: correct, only slower.
+                    always = (0..compiled.len() as u32).collect();
+                    keys = KeyIndex::default();
+                    rule_keys.iter_mut().for_each(Vec::clear);
+                    has_key.iter_mut().for_each(|h| *h = false);
                     has_literal.iter_mut().for_each(|h| *h = false);
                     literal_rules.clear();
                     None
@@ -295,8 +299,8 @@ impl RuleSet {
                 ac,
                 literal_rules,
                 keys,
+                rule_keys,
                 has_key,
-                has_literal,
                 always,
                 stats,
             },
@@ -392,7 +396,7 @@ impl RuleSet {
         }
         s.literal_seen.resize(self.literal_rules.len(), 0);
         s.rule_seen.resize(self.rules.len(), 0);
-        s.key_seen.resize(self.rules.len(), 0);
+        s.key_seen.resize(self.keys.key_count(), 0);
         let generation = s.generation;
         let Scratch {
             literal_seen,
@@ -405,13 +409,12 @@ impl RuleSet {
         // Keys first: a rule behind both prefilters needs a key hit before its literal
         // counts.
         if !self.keys.is_empty() {
-            self.keys.hits(ev, &mut |rs| {
-                for &r in rs {
-                    let ri = r as usize;
-                    if key_seen[ri] != generation {
-                        key_seen[ri] = generation;
-                        if !self.has_literal[ri] {
-                            rule_seen[ri] = generation;
+            self.keys.hits(ev, &mut |k| {
+                if key_seen[k as usize] != generation {
+                    key_seen[k as usize] = generation;
+                    for &r in self.keys.rules_of(k) {
+                        if rule_seen[r as usize] != generation {
+                            rule_seen[r as usize] = generation;
                             candidates.push(r);
                         }
                     }
@@ -436,7 +439,10 @@ impl RuleSet {
                         for &r in &self.literal_rules[k] {
                             let ri = r as usize;
                             if rule_seen[ri] != generation
-                                && (!self.has_key[ri] || key_seen[ri] == generation)
+                                && (!self.has_key[ri]
+                                    || self.rule_keys[ri]
+                                        .iter()
+                                        .any(|k| key_seen[*k as usize] == generation))
                             {
                                 rule_seen[ri] = generation;
                                 candidates.push(r);
