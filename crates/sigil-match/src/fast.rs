@@ -72,7 +72,13 @@ struct Current {
     hash: u64,
 }
 
-/// A JSON event in flat, indexed form; see the [module documentation](self).
+/// A JSON event in flat, indexed form: one text buffer, the entries (dotted path, value,
+/// case-folded text) in document order, and a hash table from path to entries. Parse
+/// into the same `JsonEvent` again and again: once its buffers have grown, parsing
+/// allocates nothing. Field look-ups have exactly the semantics of the
+/// `serde_json::Value` implementation of [`Event`]; a key containing a dot, a key repeated
+/// in one object, or a root that is not an object make it keep a `serde_json::Value`
+/// instead ([`JsonEvent::is_fallback`]).
 ///
 /// ```
 /// use sigil_match::{Event, JsonEvent, Value};

@@ -6,8 +6,12 @@
 //! * [`Event`] is how the matcher reads fields; it is implemented for `serde_json::Value`
 //!   (dotted names are paths, arrays are looked through), for flat maps, and easily for your
 //!   own types without copying (see [`event`]).
-//! * [`RuleSet`] holds many rules behind an Aho-Corasick prefilter over the literals each
-//!   rule requires; [`Engine`] adds correlation rules over a stream of events.
+//! * [`JsonEvent`] is the fast event type: JSON parsed into a flat, indexed, reusable form
+//!   (strings case-folded once), with exactly the semantics of the `serde_json::Value`
+//!   implementation.
+//! * [`RuleSet`] holds many rules behind two exact prefilters, an index of equality keys
+//!   (`EventID`, `Channel`, ...) and an Aho-Corasick automaton over the literals each rule
+//!   requires; [`Engine`] adds correlation rules over a stream of events.
 //!
 //! # Semantics (where Sigma and pySigma leave a choice, this is the choice)
 //!
