@@ -249,7 +249,18 @@ impl Pattern {
     pub fn push(&mut self, piece: Piece) {
         match piece {
             Piece::Lit(s) => self.push_lit(&s),
-            other => self.0.push(other),
+            other => {
+                self.reserve_first();
+                self.0.push(other)
+            }
+        }
+    }
+
+    /// Most patterns are one piece: the first push allocates room for one, not `Vec`'s
+    /// default four (the corpus holds tens of thousands of patterns, all alive at once).
+    fn reserve_first(&mut self) {
+        if self.0.capacity() == 0 {
+            self.0.reserve_exact(1);
         }
     }
 
@@ -260,6 +271,7 @@ impl Pattern {
         if let Some(Piece::Lit(last)) = self.0.last_mut() {
             last.push_str(s);
         } else {
+            self.reserve_first();
             self.0.push(Piece::Lit(s.to_string()));
         }
     }
@@ -268,6 +280,7 @@ impl Pattern {
         if let Some(Piece::Lit(last)) = self.0.last_mut() {
             last.push(c);
         } else {
+            self.reserve_first();
             self.0.push(Piece::Lit(c.to_string()));
         }
     }

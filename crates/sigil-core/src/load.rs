@@ -53,29 +53,26 @@ pub fn load_file(path: &Path) -> LoadedFile {
             ..Error::new(kind)
         }],
     };
-    // One open, one fstat and the reads (a corpus run is thousands of small files, so the
-    // syscalls count); the same errors as `fs::metadata` followed by `fs::read`.
+    // One open and the reads, no fstat (a corpus run is thousands of small files, so the
+    // syscalls count): read into a buffer that fits nearly every rule, grow as needed,
+    // and ask for the size only when the limit is passed (for the message).
     use std::io::Read;
     let mut file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return fail(ErrorKind::Io(e.to_string())),
     };
-    let size = match file.metadata() {
-        Ok(m) if m.len() as usize > MAX_FILE_SIZE => {
-            return fail(ErrorKind::TooLarge {
-                size: m.len() as usize,
-                limit: MAX_FILE_SIZE,
-            })
-        }
-        Ok(m) => m.len() as usize,
-        Err(e) => return fail(ErrorKind::Io(e.to_string())),
-    };
-    // Not `read_to_end`: it would stat and seek the file again for its size hint.
-    let mut bytes = vec![0u8; size + 1];
+    let mut bytes = vec![0u8; 16 * 1024];
     let mut len = 0;
     loop {
         if len == bytes.len() {
-            bytes.resize(2 * len, 0); // the file grew since the fstat
+            if len > MAX_FILE_SIZE {
+                let size = file.metadata().map_or(len, |m| (m.len() as usize).max(len));
+                return fail(ErrorKind::TooLarge {
+                    size,
+                    limit: MAX_FILE_SIZE,
+                });
+            }
+            bytes.resize((2 * len).min(MAX_FILE_SIZE + 1), 0);
         }
         match file.read(&mut bytes[len..]) {
             Ok(0) => break,
@@ -107,6 +104,7 @@ pub fn load_str(src: &str, path: impl Into<Arc<str>>) -> LoadedFile {
     } else {
         let docs = read_documents(src, &mut out.errors);
         let docs = apply_collection_actions(docs, &mut out.errors);
+        out.documents.reserve_exact(docs.len());
         if docs.is_empty() && out.errors.is_empty() {
             out.errors.push(Error::new(ErrorKind::Empty));
         }
