@@ -49,16 +49,21 @@ impl YamlPath {
         YamlPath::default()
     }
     pub fn key(&self, k: &str) -> Self {
-        let mut p = self.clone();
-        p.segs.push(PathSeg::Key(k.to_string()));
-        p.at_key = false;
-        p
+        self.with(PathSeg::Key(k.to_string()))
     }
     pub fn index(&self, i: usize) -> Self {
-        let mut p = self.clone();
-        p.segs.push(PathSeg::Index(i));
-        p.at_key = false;
-        p
+        self.with(PathSeg::Index(i))
+    }
+    /// A copy one segment longer, allocated once at its final size (every detection item
+    /// keeps its path, so this runs tens of thousands of times per corpus).
+    fn with(&self, seg: PathSeg) -> Self {
+        let mut segs = Vec::with_capacity(self.segs.len() + 1);
+        segs.extend(self.segs.iter().cloned());
+        segs.push(seg);
+        YamlPath {
+            segs,
+            at_key: false,
+        }
     }
     /// The same path, pointing at the key of its last segment.
     pub fn at_key(mut self) -> Self {

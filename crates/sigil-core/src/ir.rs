@@ -299,6 +299,8 @@ impl Pattern {
 
     /// `*` + self + `*`, without doubling stars already there.
     pub fn contains(mut self) -> Self {
+        let needed = usize::from(!self.starts_with_star()) + usize::from(!self.ends_with_star());
+        self.0.reserve_exact(needed);
         if !self.starts_with_star() {
             self.0.insert(0, Piece::Star);
         }
@@ -311,6 +313,7 @@ impl Pattern {
     /// self + `*`
     pub fn startswith(mut self) -> Self {
         if !self.ends_with_star() {
+            self.0.reserve_exact(1);
             self.0.push(Piece::Star);
         }
         self
@@ -319,6 +322,7 @@ impl Pattern {
     /// `*` + self
     pub fn endswith(mut self) -> Self {
         if !self.starts_with_star() {
+            self.0.reserve_exact(1);
             self.0.insert(0, Piece::Star);
         }
         self
@@ -469,7 +473,8 @@ impl Expr {
 
     /// Conjunction with flattening and constant folding.
     pub fn and(items: impl IntoIterator<Item = Expr>) -> Expr {
-        let mut out = Vec::new();
+        let items = items.into_iter();
+        let mut out = Vec::with_capacity(items.size_hint().0);
         for e in items {
             match e {
                 Expr::Const(true) => {}
@@ -487,7 +492,8 @@ impl Expr {
 
     /// Disjunction with flattening and constant folding.
     pub fn or(items: impl IntoIterator<Item = Expr>) -> Expr {
-        let mut out = Vec::new();
+        let items = items.into_iter();
+        let mut out = Vec::with_capacity(items.size_hint().0);
         for e in items {
             match e {
                 Expr::Const(false) => {}

@@ -54,34 +54,28 @@ pub fn load_file(path: &Path) -> LoadedFile {
         }],
     };
     // One open and the reads, no fstat (a corpus run is thousands of small files, so the
-    // syscalls count): read into a buffer that fits nearly every rule, grow as needed,
-    // and ask for the size only when the limit is passed (for the message).
+    // syscalls count): read into spare capacity that fits nearly every rule (not zeroed:
+    // `Take<File>` reads into uninitialised memory), at most one byte past the limit; the
+    // size is asked for only when the limit is passed (for the message).
     use std::io::Read;
-    let mut file = match std::fs::File::open(path) {
+    let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) => return fail(ErrorKind::Io(e.to_string())),
     };
-    let mut bytes = vec![0u8; 16 * 1024];
-    let mut len = 0;
-    loop {
-        if len == bytes.len() {
-            if len > MAX_FILE_SIZE {
-                let size = file.metadata().map_or(len, |m| (m.len() as usize).max(len));
-                return fail(ErrorKind::TooLarge {
-                    size,
-                    limit: MAX_FILE_SIZE,
-                });
-            }
-            bytes.resize((2 * len).min(MAX_FILE_SIZE + 1), 0);
-        }
-        match file.read(&mut bytes[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return fail(ErrorKind::Io(e.to_string())),
-        }
+    let mut bytes = Vec::with_capacity(16 * 1024);
+    let mut limited = (&file).take(MAX_FILE_SIZE as u64 + 1);
+    if let Err(e) = limited.read_to_end(&mut bytes) {
+        return fail(ErrorKind::Io(e.to_string()));
     }
-    bytes.truncate(len);
+    if bytes.len() > MAX_FILE_SIZE {
+        let size = file
+            .metadata()
+            .map_or(bytes.len(), |m| (m.len() as usize).max(bytes.len()));
+        return fail(ErrorKind::TooLarge {
+            size,
+            limit: MAX_FILE_SIZE,
+        });
+    }
     match String::from_utf8(bytes) {
         Ok(text) => load_str(&text, name),
         Err(_) => fail(ErrorKind::NotUtf8),
@@ -963,6 +957,7 @@ fn collect_values(
             }
         }
         Y::Sequence(items) => {
+            out.reserve(items.len());
             for (i, it) in items.iter().enumerate() {
                 if it.is_sequence() && !flatten {
                     c.push(Error::at(
@@ -971,7 +966,29 @@ fn collect_values(
                     ));
                     return None;
                 }
-                collect_values(c, it, &path.index(i), out, flatten)?;
+                // Plain scalars go straight in: the item's path is built only for an error.
+                let simple = match it {
+                    Y::String(s) => Some(Value::Str(s.to_string())),
+                    Y::Bool(b) => Some(Value::Bool(*b)),
+                    Y::Null => Some(Value::Null),
+                    Y::Number(n) => n.as_i64().map(Value::Int),
+                    _ => None,
+                };
+                match simple {
+                    Some(v) => {
+                        out.push(v);
+                        if out.len() > MAX_VALUES {
+                            c.push(Error::at(
+                                ErrorKind::Value(format!(
+                                    "more than {MAX_VALUES} values in one item"
+                                )),
+                                path.index(i),
+                            ));
+                            return None;
+                        }
+                    }
+                    None => collect_values(c, it, &path.index(i), out, flatten)?,
+                }
             }
         }
         Y::Mapping(_) => {
