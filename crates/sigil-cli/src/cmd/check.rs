@@ -242,6 +242,8 @@ fn analyse(args: &CheckArgs, config: &Config) -> anyhow::Result<Run> {
         drop(broken);
         findings.extend(v);
     }
+    // Needed no further, and the process ends soon: not freed one node at a time.
+    std::mem::forget(lowered);
     Ok(Run {
         collection,
         findings,

@@ -45,6 +45,8 @@ pub(crate) fn read(src: &str) -> R<Vec<(usize, Y<'_>)>> {
         end: 0,
         next: 0,
         depth: 0,
+        items: Vec::new(),
+        entries: Vec::new(),
     };
     let mut docs = Vec::new();
     // Segments between `---` lines; the first one is a document only if it has content.
@@ -151,6 +153,10 @@ struct Parser<'a> {
     /// The first line not consumed by the node just read.
     next: usize,
     depth: usize,
+    /// Scratch stacks: a node's children are gathered here and moved into a vector of
+    /// exactly their number when the node ends (no growth, no spare capacity kept alive).
+    items: Vec<Y<'a>>,
+    entries: Vec<(Y<'a>, Y<'a>)>,
 }
 
 /// What a piece of text in block context starts.
@@ -192,7 +198,7 @@ impl<'a> Parser<'a> {
         let indent = self.lines[first].indent;
         let v = match self.start_of(self.text(first), indent)? {
             Start::Sequence => self.sequence(first, indent)?,
-            Start::Entry(..) => self.mapping(first, indent)?,
+            Start::Entry(k, after) => self.mapping(first, indent, k, after)?,
             Start::Other => return Err(Decline), // a bare scalar document: rare, leave it
         };
         if self.next_content(self.next).is_some() {
@@ -231,12 +237,13 @@ impl<'a> Parser<'a> {
     /// A block sequence whose `-` indicators are at column `col`, first one on line `li`.
     fn sequence(&mut self, mut li: usize, col: usize) -> R<Y<'a>> {
         self.enter()?;
-        let mut items = Vec::new();
+        let base = self.items.len();
         loop {
             let line = self.text(li);
             let rest = &line[col + 1..];
             let item_col = col + 1 + rest.len() - rest.trim_start_matches(' ').len();
-            items.push(self.entry(li, item_col, col)?);
+            let item = self.entry(li, item_col, col)?;
+            self.items.push(item);
             let Some(n) = self.next_content(self.next) else {
                 break;
             };
@@ -254,7 +261,7 @@ impl<'a> Parser<'a> {
             li = n;
         }
         self.depth -= 1;
-        Ok(Y::Sequence(items))
+        Ok(Y::Sequence(self.items.drain(base..).collect()))
     }
 
     /// The node after a `- ` at column `dash` (its text starts at `col` on line `li`).
@@ -266,21 +273,27 @@ impl<'a> Parser<'a> {
         }
         match self.start_of(line, col)? {
             Start::Sequence => Err(Decline), // `- - x`
-            Start::Entry(..) => self.mapping(li, col),
+            Start::Entry(k, after) => self.mapping(li, col, k, after),
             Start::Other => self.scalar(li, col, dash),
         }
     }
 
-    /// A block mapping whose keys are at column `col`, the first one on line `li`.
-    fn mapping(&mut self, mut li: usize, col: usize) -> R<Y<'a>> {
+    /// A block mapping whose keys are at column `col`, the first one on line `li` (already
+    /// read by the caller: `key`, and `after`, the offset past its colon).
+    fn mapping(&mut self, mut li: usize, col: usize, key: Y<'a>, after: usize) -> R<Y<'a>> {
         self.enter()?;
-        let mut entries: Vec<(Y<'a>, Y<'a>)> = Vec::with_capacity(8);
+        let base = self.entries.len();
+        let mut next_key = Some((key, after));
         loop {
             let line = self.text(li);
-            let Start::Entry(key, after) = self.start_of(line, col)? else {
-                return Err(Decline);
+            let (key, after) = match next_key.take() {
+                Some(first) => first,
+                None => match self.start_of(line, col)? {
+                    Start::Entry(key, after) => (key, after),
+                    _ => return Err(Decline),
+                },
             };
-            if entries.iter().any(|(k, _)| k.key_eq(&key)) {
+            if self.entries[base..].iter().any(|(k, _)| k.key_eq(&key)) {
                 return Err(Decline); // serde_yaml reports duplicates with its own message
             }
             let vcol = col + after;
@@ -292,7 +305,7 @@ impl<'a> Parser<'a> {
             } else {
                 self.scalar(li, vcol, col)?
             };
-            entries.push((key, value));
+            self.entries.push((key, value));
             let Some(n) = self.next_content(self.next) else {
                 break;
             };
@@ -306,7 +319,7 @@ impl<'a> Parser<'a> {
             li = n;
         }
         self.depth -= 1;
-        Ok(Y::Mapping(Mapping(entries)))
+        Ok(Y::Mapping(Mapping(self.entries.drain(base..).collect())))
     }
 
     /// The value of a key (or `-`) at column `parent` whose line `li` ends after the
@@ -322,7 +335,7 @@ impl<'a> Parser<'a> {
         if indent > parent {
             return match self.start_of(line, indent)? {
                 Start::Sequence => self.sequence(n, indent),
-                Start::Entry(..) => self.mapping(n, indent),
+                Start::Entry(k, after) => self.mapping(n, indent, k, after),
                 Start::Other => self.scalar(n, indent, parent),
             };
         }
