@@ -110,19 +110,32 @@ fn sort_paths(paths: &mut Vec<PathBuf>) {
     paths.extend(keyed.into_iter().map(|(_, p)| p));
 }
 
+/// Subdirectories are walked in parallel: directory listing is a sequential head before
+/// any file is loaded, and on a small VM each listing is a few syscalls.
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut subdirs = vec![];
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let path = entry.path();
         let ft = entry.file_type()?;
         if ft.is_dir() {
-            walk(&path, out)?;
+            subdirs.push(path);
         } else if matches!(
             path.extension().and_then(|e| e.to_str()),
             Some("yml") | Some("yaml")
         ) {
             out.push(path);
         }
+    }
+    let nested: Vec<std::io::Result<Vec<PathBuf>>> = subdirs
+        .par_iter()
+        .map(|d| {
+            let mut v = vec![];
+            walk(d, &mut v).map(|()| v)
+        })
+        .collect();
+    for n in nested {
+        out.extend(n?);
     }
     Ok(())
 }
