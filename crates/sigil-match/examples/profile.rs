@@ -142,6 +142,30 @@ fn main() {
     let t = Instant::now();
     let (matches, candidates) = run_events(&set, &lines, n, mode);
     let secs = t.elapsed().as_secs_f64();
+    if std::env::var_os("SIGIL_PROFILE_TOP").is_some() {
+        let rules: Vec<_> = set.rules().collect();
+        let mut counts = vec![0usize; rules.len()];
+        let mut scratch = sigil_match::Scratch::default();
+        let mut out = vec![];
+        let mut fast = sigil_match::JsonEvent::default();
+        let mut hits = vec![0usize; rules.len()];
+        for line in lines.iter().take(n) {
+            fast.parse(line).expect("json");
+            set.matching_into(&fast, &mut scratch, &mut out);
+            for &r in scratch.last_candidate_rules() {
+                counts[r as usize] += 1;
+                hits[r as usize] += rules[r as usize].1.matches(&fast) as usize;
+            }
+        }
+        let mut order: Vec<usize> = (0..rules.len()).collect();
+        order.sort_by_key(|&r| std::cmp::Reverse(counts[r]));
+        for &r in order.iter().take(25) {
+            eprintln!(
+                "{:6} candidate {:6} match  {}",
+                counts[r], hits[r], rules[r].1.meta.title
+            );
+        }
+    }
     eprintln!(
         "{workload}/{mode}: {n} events, {matches} matches, {:.1} candidates/event, {:.0} events/s",
         candidates as f64 / n as f64,

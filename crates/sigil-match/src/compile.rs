@@ -235,12 +235,15 @@ fn str_group(target: Target, cased: bool, pats: &[&Pattern]) -> Result<Node, Mat
         contains,
     };
     Ok(match target {
-        Target::Field(field) => Box::new(move |ev| {
-            ev.field_folded(&field, &mut |v, folded| match folded {
-                Some(ft) if !group.cased => group.matches_prepared(ft.as_bytes()),
-                _ => v.with_text(|t| group.matches(t)).unwrap_or(false),
+        Target::Field(field) => {
+            let hash = crate::fast::hash_path(&field);
+            Box::new(move |ev| {
+                ev.field_folded_hashed(&field, hash, &mut |v, folded| match folded {
+                    Some(ft) if !group.cased => group.matches_prepared(ft.as_bytes()),
+                    _ => v.with_text(|t| group.matches(t)).unwrap_or(false),
+                })
             })
-        }),
+        }
         Target::Keywords => Box::new(move |ev| {
             ev.values_folded(&mut |v, folded| match (v, folded) {
                 (Value::Str(_), Some(ft)) if !group.cased => group.matches_prepared(ft.as_bytes()),
@@ -359,9 +362,10 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
         } => {
             let m = matcher(pattern, *cased)?;
             let field = intern(field);
+            let hash = crate::fast::hash_path(&field);
             let cased = *cased;
             Box::new(move |ev| {
-                ev.field_folded(&field, &mut |v, folded| match folded {
+                ev.field_folded_hashed(&field, hash, &mut |v, folded| match folded {
                     Some(ft) if !cased => m.matches_prepared(ft.as_bytes()),
                     _ => v.with_text(|t| m.matches(t)).unwrap_or(false),
                 })

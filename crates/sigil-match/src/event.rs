@@ -134,6 +134,33 @@ pub trait Event {
     fn cheap_lookup(&self) -> bool {
         false
     }
+
+    /// [`Event::values_folded`], also passing the field each value belongs to, when the
+    /// event knows it: `Some((path, hash))` where `path` is the one name under which
+    /// [`Event::field`] reports the value (and under no other name) and `hash` is
+    /// [`crate::JsonEvent`]'s path hash of it; `None` = the value may belong to any
+    /// field. The default passes `None` (always exact; [`crate::RuleSet`] then cannot
+    /// tie a literal to the field it was found in).
+    #[doc(hidden)]
+    fn values_with_path<'s>(
+        &'s self,
+        f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        self.values_folded(&mut |v, folded| f(None, v, folded))
+    }
+
+    /// [`Event::field_folded`] with the name's path hash precomputed (see
+    /// [`Event::values_with_path`]); `hash` must be the hash of `name`.
+    #[doc(hidden)]
+    fn field_folded_hashed<'s>(
+        &'s self,
+        name: &str,
+        hash: u64,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        let _ = hash;
+        self.field_folded(name, f)
+    }
 }
 
 impl<T: Event + ?Sized> Event for &T {
@@ -156,6 +183,20 @@ impl<T: Event + ?Sized> Event for &T {
     fn cheap_lookup(&self) -> bool {
         (**self).cheap_lookup()
     }
+    fn values_with_path<'s>(
+        &'s self,
+        f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        (**self).values_with_path(f)
+    }
+    fn field_folded_hashed<'s>(
+        &'s self,
+        name: &str,
+        hash: u64,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        (**self).field_folded_hashed(name, hash, f)
+    }
 }
 
 impl<T: Event + ?Sized> Event for Box<T> {
@@ -177,6 +218,20 @@ impl<T: Event + ?Sized> Event for Box<T> {
     }
     fn cheap_lookup(&self) -> bool {
         (**self).cheap_lookup()
+    }
+    fn values_with_path<'s>(
+        &'s self,
+        f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        (**self).values_with_path(f)
+    }
+    fn field_folded_hashed<'s>(
+        &'s self,
+        name: &str,
+        hash: u64,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        (**self).field_folded_hashed(name, hash, f)
     }
 }
 

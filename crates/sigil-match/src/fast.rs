@@ -117,6 +117,13 @@ impl fmt::Debug for JsonEvent {
     }
 }
 
+/// The path hash [`Event::values_with_path`] reports and [`Event::field_folded_hashed`]
+/// expects.
+#[inline]
+pub(crate) fn hash_path(name: &str) -> u64 {
+    hash_bytes(name.as_bytes())
+}
+
 /// FxHash-style hash of a path.
 #[inline]
 fn hash_bytes(b: &[u8]) -> u64 {
@@ -272,10 +279,14 @@ impl JsonEvent {
 
     #[inline]
     fn first(&self, name: &str) -> u32 {
+        self.first_hashed(name, hash_bytes(name.as_bytes()))
+    }
+
+    #[inline]
+    fn first_hashed(&self, name: &str, h: u64) -> u32 {
         if self.table.is_empty() {
             return NONE;
         }
-        let h = hash_bytes(name.as_bytes());
         let mask = self.table.len() - 1;
         let mut at = h as usize & mask;
         loop {
@@ -500,23 +511,7 @@ impl Event for JsonEvent {
         name: &str,
         f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
     ) -> bool {
-        if let Some(v) = &self.fallback {
-            return v.field(name, &mut |x| f(x, None));
-        }
-        let mut i = self.first(name);
-        while i != NONE {
-            let e = &self.entries[i as usize];
-            let hit = match e.kind {
-                Kind::Empty => false,
-                Kind::Str => f(Value::Str(self.text(e.val)), Some(self.text(e.folded))),
-                _ => f(self.value(e), None),
-            };
-            if hit {
-                return true;
-            }
-            i = e.next;
-        }
-        false
+        self.field_folded_hashed(name, hash_bytes(name.as_bytes()), f)
     }
 
     fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
@@ -532,5 +527,50 @@ impl Event for JsonEvent {
 
     fn cheap_lookup(&self) -> bool {
         true
+    }
+
+    fn values_with_path<'s>(
+        &'s self,
+        f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        if let Some(v) = &self.fallback {
+            return v.values(&mut |x| f(None, x, None));
+        }
+        // Without a fallback no key contains a dot and no key repeats, so an entry is
+        // reported by `field` under its path and no other name.
+        self.entries.iter().any(|e| match e.kind {
+            Kind::Null | Kind::Object | Kind::Empty => false,
+            Kind::Str => f(
+                Some((self.text(e.path), e.hash)),
+                Value::Str(self.text(e.val)),
+                Some(self.text(e.folded)),
+            ),
+            _ => f(Some((self.text(e.path), e.hash)), self.value(e), None),
+        })
+    }
+
+    fn field_folded_hashed<'s>(
+        &'s self,
+        name: &str,
+        hash: u64,
+        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+    ) -> bool {
+        if let Some(v) = &self.fallback {
+            return v.field(name, &mut |x| f(x, None));
+        }
+        let mut i = self.first_hashed(name, hash);
+        while i != NONE {
+            let e = &self.entries[i as usize];
+            let hit = match e.kind {
+                Kind::Empty => false,
+                Kind::Str => f(Value::Str(self.text(e.val)), Some(self.text(e.folded))),
+                _ => f(self.value(e), None),
+            };
+            if hit {
+                return true;
+            }
+            i = e.next;
+        }
+        false
     }
 }

@@ -72,7 +72,7 @@ impl KeyFreq {
     }
 }
 
-fn pred_key(p: &Pred) -> Option<(String, KeyVal)> {
+pub(crate) fn pred_key(p: &Pred) -> Option<(String, KeyVal)> {
     match p {
         Pred::Str {
             field,
@@ -142,6 +142,8 @@ pub(crate) fn keys(e: &Expr, freq: &KeyFreq) -> Keys {
 #[derive(Default)]
 struct FieldKeys {
     name: Arc<str>,
+    /// `crate::fast::hash_path(name)`.
+    hash: u64,
     folded: HashMap<Box<str>, u32>,
     cased: HashMap<Box<str>, u32>,
     int: HashMap<i64, u32>,
@@ -175,6 +177,7 @@ impl KeyIndex {
                 None => {
                     self.fields.push(FieldKeys {
                         name: intern(&field),
+                        hash: crate::fast::hash_path(&field),
                         ..Default::default()
                     });
                     self.fields.len() - 1
@@ -222,7 +225,7 @@ impl KeyIndex {
     /// than once).
     pub(crate) fn hits(&self, ev: &dyn Event, hit: &mut dyn FnMut(u32)) {
         for f in &self.fields {
-            ev.field_folded(&f.name, &mut |v, folded| {
+            ev.field_folded_hashed(&f.name, f.hash, &mut |v, folded| {
                 f.visit(v, folded, hit);
                 false
             });

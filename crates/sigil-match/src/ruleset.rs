@@ -34,9 +34,9 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use sigil_core::ast::RuleMeta;
 use sigil_core::ir::{Expr, Piece, Pred, RuleIr};
 
-use crate::event::Event;
+use crate::event::{Event, Value};
 use crate::fold;
-use crate::keyindex::{self, KeyFreq, KeyIndex};
+use crate::keyindex::{self, KeyFreq, KeyIndex, KeyVal};
 use crate::{CompiledRule, MatchError};
 
 /// One matching rule.
@@ -69,9 +69,14 @@ pub struct RuleSet {
     rules: Vec<CompiledRule>,
     /// Input position of each compiled rule.
     source: Vec<usize>,
-    ac: Option<AhoCorasick>,
-    /// Literal → compiled rules requiring it.
-    literal_rules: Vec<Vec<u32>>,
+    /// Literals tied to the field they must occur in, and keyword literals (any string
+    /// value).
+    field_lits: Option<Literals>,
+    any_lits: Option<Literals>,
+    /// The fields of `field_lits`.
+    lit_fields: FieldTable,
+    /// Group (literal, field) → compiled rules requiring it.
+    group_rules: Vec<Vec<u32>>,
     /// Equality keys → compiled rules.
     keys: KeyIndex,
     /// Per compiled rule: its key ids (any of them must hold), whether it is behind the
@@ -94,7 +99,7 @@ impl std::fmt::Debug for RuleSet {
 #[derive(Clone, Debug, Default)]
 pub struct Scratch {
     generation: u32,
-    literal_seen: Vec<u32>,
+    group_seen: Vec<u32>,
     rule_seen: Vec<u32>,
     key_seen: Vec<u32>,
     candidates: Vec<u32>,
@@ -107,12 +112,23 @@ impl Scratch {
     pub fn last_candidates(&self) -> usize {
         self.candidates.len()
     }
+
+    /// The rules the last [`RuleSet::matching_into`] call evaluated, as positions in the
+    /// set's compiled rules ([`RuleSet::rules`] order), for profiling.
+    #[doc(hidden)]
+    pub fn last_candidate_rules(&self) -> &[u32] {
+        &self.candidates
+    }
 }
 
-/// A required-literal set: `None` = no requirement known; `Some(empty)` = never matches.
-type Req = Option<Vec<String>>;
+/// Where a required literal must occur: in the values of one field, or (keywords) in any
+/// string value.
+type Target = Option<String>;
 
-fn pattern_req(pieces: &[Piece]) -> Req {
+/// A required-literal set: `None` = no requirement known; `Some(empty)` = never matches.
+type Req = Option<Vec<(Target, String)>>;
+
+fn pattern_lit(pieces: &[Piece]) -> Option<String> {
     pieces
         .iter()
         .filter_map(|p| match p {
@@ -120,31 +136,41 @@ fn pattern_req(pieces: &[Piece]) -> Req {
             _ => None,
         })
         .max_by_key(|s| s.chars().count())
-        .map(|s| vec![fold::fold(s)])
+        .map(|s| fold::fold(s))
 }
 
-/// How many rules could use each literal: common literals (a log source's `Channel`,
-/// `.exe`) select nothing, rare ones select well.
-type Freq = HashMap<String, usize>;
+fn pred_req(p: &Pred) -> Option<(Target, String)> {
+    match p {
+        Pred::Str { field, pattern, .. } => {
+            pattern_lit(pattern.pieces()).map(|l| (Some(field.clone()), l))
+        }
+        Pred::Keyword { pattern, .. } => pattern_lit(pattern.pieces()).map(|l| (None, l)),
+        _ => None,
+    }
+}
+
+/// How many rules could use each (field, literal): common ones (a log source's
+/// `Channel`, `Image` ending in `.exe`) select nothing, rare ones select well.
+type Freq = HashMap<(Target, String), usize>;
 
 /// Literals of positive string predicates, for the frequency count.
-fn collect_literals(e: &Expr, out: &mut Vec<String>) {
+fn collect_literals(e: &Expr, out: &mut Vec<(Target, String)>) {
     match e {
         Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| collect_literals(x, out)),
-        Expr::Pred(Pred::Str { pattern, .. }) | Expr::Pred(Pred::Keyword { pattern, .. }) => {
-            out.extend(pattern_req(pattern.pieces()).into_iter().flatten())
-        }
+        Expr::Pred(p) => out.extend(pred_req(p)),
         _ => {}
     }
 }
 
 /// Lower is better: the expected number of rules woken up by the set, with short literals
 /// (which occur in almost every event) penalized.
-fn cost(set: &[String], freq: &Freq) -> usize {
+const COMMON_COST: usize = 100_000;
+
+fn cost(set: &[(Target, String)], freq: &Freq) -> usize {
     set.iter()
-        .map(|s| {
-            let f = freq.get(s).copied().unwrap_or(1);
-            let short = match s.len() {
+        .map(|k| {
+            let f = freq.get(k).copied().unwrap_or(1);
+            let short = match k.1.len() {
                 0..=2 => 10_000,
                 3 => 1_000,
                 4 => 100,
@@ -155,24 +181,108 @@ fn cost(set: &[String], freq: &Freq) -> usize {
         .sum()
 }
 
-fn required(e: &Expr, freq: &Freq) -> Req {
+/// The required literals of an expression. `skip`: the rule's own equality keys; an
+/// equality that is one of them gives no literal (the key index already tests it, and
+/// such log-source literals, `Channel: ...Sysmon/Operational`, occur in every event of
+/// their source).
+fn required(e: &Expr, freq: &Freq, skip: &[(String, KeyVal)]) -> Req {
     match e {
         Expr::Const(false) => Some(vec![]),
         Expr::Const(true) | Expr::Not(_) => None,
-        Expr::Pred(Pred::Str { pattern, .. }) | Expr::Pred(Pred::Keyword { pattern, .. }) => {
-            pattern_req(pattern.pieces())
+        Expr::Pred(p @ Pred::Str { .. })
+            if keyindex::pred_key(p).is_some_and(|k| skip.contains(&k)) =>
+        {
+            None
         }
-        Expr::Pred(_) => None,
+        Expr::Pred(p) => pred_req(p).map(|k| vec![k]),
         Expr::And(items) => items
             .iter()
-            .filter_map(|x| required(x, freq))
+            .filter_map(|x| required(x, freq, skip))
             .min_by_key(|s| cost(s, freq)),
         Expr::Or(items) => {
             let mut out = vec![];
             for i in items {
-                out.extend(required(i, freq)?);
+                out.extend(required(i, freq, skip)?);
             }
             Some(out)
+        }
+    }
+}
+
+/// Field id of a keyword literal's group (any string value).
+const ANY: u32 = u32::MAX;
+
+/// One literal automaton: per literal, the groups (field id or [`ANY`], group id) that
+/// require it.
+struct Literals {
+    ac: AhoCorasick,
+    by_lit: Vec<Vec<(u32, u32)>>,
+}
+
+impl Literals {
+    fn build(list: Vec<String>, by_lit: Vec<Vec<(u32, u32)>>) -> Result<Option<Literals>, String> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let build = |kind| {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .kind(kind)
+                .build(&list)
+        };
+        match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
+            Ok(ac) => Ok(Some(Literals { ac, by_lit })),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// The fields some rule requires a literal in: name → field id, an open-addressing table
+/// on [`crate::fast::hash_path`] (the hash [`Event::values_with_path`] reports).
+#[derive(Default)]
+struct FieldTable {
+    names: Vec<Arc<str>>,
+    slots: Vec<(u64, u32)>,
+}
+
+impl FieldTable {
+    fn id(&mut self, name: &str) -> u32 {
+        match self.names.iter().position(|n| **n == *name) {
+            Some(i) => i as u32,
+            None => {
+                self.names.push(Arc::from(name));
+                (self.names.len() - 1) as u32
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        let cap = (self.names.len() * 2).next_power_of_two().max(8);
+        self.slots = vec![(0, ANY); cap];
+        for (i, n) in self.names.iter().enumerate() {
+            let h = crate::fast::hash_path(n);
+            let mut at = h as usize & (cap - 1);
+            while self.slots[at].1 != ANY {
+                at = (at + 1) & (cap - 1);
+            }
+            self.slots[at] = (h, i as u32);
+        }
+    }
+
+    #[inline]
+    fn get(&self, name: &str, hash: u64) -> Option<u32> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut at = hash as usize & mask;
+        loop {
+            let (h, id) = self.slots[at];
+            if id == ANY {
+                return None;
+            }
+            if h == hash && *self.names[id as usize] == *name {
+                return Some(id);
+            }
+            at = (at + 1) & mask;
         }
     }
 }
@@ -188,9 +298,12 @@ impl RuleSet {
         let mut errors = vec![];
         let mut compiled = vec![];
         let mut source = vec![];
-        let mut literals: HashMap<String, usize> = HashMap::new();
-        let mut literal_list: Vec<String> = vec![];
-        let mut literal_rules: Vec<Vec<u32>> = vec![];
+        // Per automaton (0: field literals, 1: keyword literals): literal → id, list.
+        let mut literals: [HashMap<String, usize>; 2] = Default::default();
+        let mut literal_list: [Vec<String>; 2] = Default::default();
+        let mut groups: HashMap<(usize, usize, u32), u32> = HashMap::new();
+        let mut group_rules: Vec<Vec<u32>> = vec![];
+        let mut lit_fields = FieldTable::default();
         let mut always = vec![];
         let mut prefiltered = 0;
         let mut freq: Freq = HashMap::new();
@@ -211,6 +324,12 @@ impl RuleSet {
             keys.dedup();
             rule_keys.push(keys);
         }
+        // A literal that many rules share is a log-source literal (`Channel: Security`):
+        // it occurs in most events, so an `And` should pick almost anything else.
+        let common = (rules.len() / 10).max(20);
+        freq.values_mut()
+            .filter(|f| **f >= common)
+            .for_each(|f| *f = COMMON_COST);
         let key_freq = KeyFreq::new(rule_keys);
         let mut keys = KeyIndex::default();
         let mut rule_keys: Vec<Vec<u32>> = vec![];
@@ -228,10 +347,10 @@ impl RuleSet {
             compiled.push(c);
             source.push(i);
             let whole = Expr::or(r.conditions.iter().cloned());
-            let req = required(&whole, &freq)
-                // Empty literals give no selectivity.
-                .filter(|set| set.iter().all(|s| !s.is_empty()));
             let key_set = keyindex::keys(&whole, &key_freq);
+            let req = required(&whole, &freq, key_set.as_deref().unwrap_or_default())
+                // Empty literals give no selectivity.
+                .filter(|set| set.iter().all(|s| !s.1.is_empty()));
             has_key.push(key_set.is_some());
             has_literal.push(req.is_some());
             rule_keys.push(match key_set {
@@ -241,14 +360,22 @@ impl RuleSet {
             match req {
                 Some(set) => {
                     prefiltered += 1;
-                    for s in set {
-                        let k = *literals.entry(s.clone()).or_insert_with(|| {
-                            literal_list.push(s);
-                            literal_rules.push(vec![]);
-                            literal_list.len() - 1
+                    for (target, lit) in set {
+                        let (a, field) = match &target {
+                            Some(f) => (0, lit_fields.id(f)),
+                            None => (1, ANY),
+                        };
+                        let k = *literals[a].entry(lit.clone()).or_insert_with(|| {
+                            literal_list[a].push(lit);
+                            literal_list[a].len() - 1
                         });
-                        if literal_rules[k].last() != Some(&id) {
-                            literal_rules[k].push(id);
+                        let g = *groups.entry((a, k, field)).or_insert_with(|| {
+                            group_rules.push(vec![]);
+                            (group_rules.len() - 1) as u32
+                        });
+                        let g = &mut group_rules[g as usize];
+                        if g.last() != Some(&id) {
+                            g.push(id);
                         }
                     }
                 }
@@ -256,48 +383,55 @@ impl RuleSet {
                 _ => always.push(id),
             }
         }
-        let ac = if literal_list.is_empty() {
-            None
-        } else {
-            let build = |kind| {
-                AhoCorasickBuilder::new()
-                    .ascii_case_insensitive(true)
-                    .match_kind(MatchKind::Standard)
-                    .kind(kind)
-                    .build(&literal_list)
-            };
-            match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
-                Ok(ac) => Some(ac),
-                Err(e) => {
-                    errors.push(MatchError::new(format!(
-                        "prefilter disabled: cannot build the literal automaton: {e}"
-                    )));
-                    // Without the automaton every rule is evaluated: correct, only slower.
-                    always = (0..compiled.len() as u32).collect();
-                    keys = KeyIndex::default();
-                    rule_keys.iter_mut().for_each(Vec::clear);
-                    has_key.iter_mut().for_each(|h| *h = false);
-                    has_literal.iter_mut().for_each(|h| *h = false);
-                    literal_rules.clear();
-                    None
-                }
+        lit_fields.finish();
+        let mut by_lit: [Vec<Vec<(u32, u32)>>; 2] = [
+            vec![vec![]; literal_list[0].len()],
+            vec![vec![]; literal_list[1].len()],
+        ];
+        let mut group_list: Vec<_> = groups.into_iter().collect();
+        group_list.sort_unstable();
+        for ((a, k, field), g) in group_list {
+            by_lit[a][k].push((field, g));
+        }
+        let [by_field, by_any] = by_lit;
+        let [list_field, list_any] = literal_list;
+        let literal_count = list_field.len() + list_any.len();
+        let built = Literals::build(list_field, by_field)
+            .and_then(|f| Literals::build(list_any, by_any).map(|a| (f, a)));
+        let (field_lits, any_lits) = match built {
+            Ok(pair) => pair,
+            Err(e) => {
+                errors.push(MatchError::new(format!(
+                    "prefilter disabled: cannot build the literal automaton: {e}"
+                )));
+                // Without the automaton every rule is evaluated: correct, only slower.
+                always = (0..compiled.len() as u32).collect();
+                keys = KeyIndex::default();
+                rule_keys.iter_mut().for_each(Vec::clear);
+                has_key.iter_mut().for_each(|h| *h = false);
+                has_literal.iter_mut().for_each(|h| *h = false);
+                group_rules.clear();
+                (None, None)
             }
         };
+        let ac_built = field_lits.is_some() || any_lits.is_some();
         let stats = RuleSetStats {
             rules: compiled.len(),
             prefiltered: compiled.len() - always.len(),
             always: always.len(),
-            literals: if ac.is_some() { literal_list.len() } else { 0 },
+            literals: if ac_built { literal_count } else { 0 },
             keyed: has_key.iter().filter(|k| **k).count(),
             keys: keys.key_count(),
         };
-        debug_assert!(ac.is_none() || stats.prefiltered == prefiltered);
+        debug_assert!(!ac_built || stats.prefiltered == prefiltered);
         (
             RuleSet {
                 rules: compiled,
                 source,
-                ac,
-                literal_rules,
+                field_lits,
+                any_lits,
+                lit_fields,
+                group_rules,
                 keys,
                 rule_keys,
                 has_key,
@@ -384,22 +518,22 @@ impl RuleSet {
     fn candidates(&self, ev: &dyn Event, s: &mut Scratch) {
         s.candidates.clear();
         s.candidates.extend_from_slice(&self.always);
-        if self.ac.is_none() && self.keys.is_empty() {
+        if self.field_lits.is_none() && self.any_lits.is_none() && self.keys.is_empty() {
             return;
         }
         s.generation = s.generation.wrapping_add(1);
         if s.generation == 0 {
-            s.literal_seen.iter_mut().for_each(|x| *x = 0);
+            s.group_seen.iter_mut().for_each(|x| *x = 0);
             s.rule_seen.iter_mut().for_each(|x| *x = 0);
             s.key_seen.iter_mut().for_each(|x| *x = 0);
             s.generation = 1;
         }
-        s.literal_seen.resize(self.literal_rules.len(), 0);
+        s.group_seen.resize(self.group_rules.len(), 0);
         s.rule_seen.resize(self.rules.len(), 0);
         s.key_seen.resize(self.keys.key_count(), 0);
         let generation = s.generation;
         let Scratch {
-            literal_seen,
+            group_seen,
             rule_seen,
             key_seen,
             candidates,
@@ -421,8 +555,39 @@ impl RuleSet {
                 }
             });
         }
-        if let Some(ac) = &self.ac {
-            let mut scan = |text: &str, pre: Option<&str>| {
+        if self.field_lits.is_none() && self.any_lits.is_none() {
+            candidates.sort_unstable();
+            return;
+        }
+        let key_seen = &*key_seen;
+        let mut wake = |g: u32| {
+            if group_seen[g as usize] == generation {
+                return;
+            }
+            group_seen[g as usize] = generation;
+            for &r in &self.group_rules[g as usize] {
+                let ri = r as usize;
+                if rule_seen[ri] != generation
+                    && (!self.has_key[ri]
+                        || self.rule_keys[ri]
+                            .iter()
+                            .any(|k| key_seen[*k as usize] == generation))
+                {
+                    rule_seen[ri] = generation;
+                    candidates.push(r);
+                }
+            }
+        };
+        ev.values_with_path(&mut |path, v, pre| {
+            // The field the value belongs to: `Some(id)` a field with literals, `Some(ANY)`
+            // a field without, `None` unknown (any field).
+            let field = path.map(|(p, h)| self.lit_fields.get(p, h).unwrap_or(ANY));
+            let scan_field = self.field_lits.is_some() && field != Some(ANY);
+            let scan_any = self.any_lits.is_some() && matches!(v, Value::Str(_));
+            if !scan_field && !scan_any {
+                return false;
+            }
+            v.with_text(|text| {
                 let hay: &str = if let Some(pre) = pre {
                     pre
                 } else if text.is_ascii() {
@@ -432,30 +597,25 @@ impl RuleSet {
                     fold::fold_into(text, folded);
                     folded
                 };
-                for m in ac.find_overlapping_iter(hay) {
-                    let k = m.pattern().as_usize();
-                    if literal_seen[k] != generation {
-                        literal_seen[k] = generation;
-                        for &r in &self.literal_rules[k] {
-                            let ri = r as usize;
-                            if rule_seen[ri] != generation
-                                && (!self.has_key[ri]
-                                    || self.rule_keys[ri]
-                                        .iter()
-                                        .any(|k| key_seen[*k as usize] == generation))
-                            {
-                                rule_seen[ri] = generation;
-                                candidates.push(r);
+                if let (true, Some(lits)) = (scan_field, &self.field_lits) {
+                    for m in lits.ac.find_overlapping_iter(hay) {
+                        for &(f, g) in &lits.by_lit[m.pattern().as_usize()] {
+                            if field.is_none() || field == Some(f) {
+                                wake(g);
                             }
                         }
                     }
                 }
-            };
-            ev.values_folded(&mut |v, pre| {
-                v.with_text(|t| scan(t, pre));
-                false
+                if let (true, Some(lits)) = (scan_any, &self.any_lits) {
+                    for m in lits.ac.find_overlapping_iter(hay) {
+                        for &(_, g) in &lits.by_lit[m.pattern().as_usize()] {
+                            wake(g);
+                        }
+                    }
+                }
             });
-        }
-        s.candidates.sort_unstable();
+            false
+        });
+        candidates.sort_unstable();
     }
 }

@@ -3,7 +3,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Value as Json};
 use sigil_core::{load::load_str, Collection};
-use sigil_match::{CompiledRule, RuleSet};
+use sigil_match::{CompiledRule, JsonEvent, RuleSet, Scratch};
 
 const RULES: &str = r#"
 title: r0 contains
@@ -117,6 +117,29 @@ fn failing_rules_are_reported_and_skipped() {
     assert_eq!(got, vec![1], "input positions are kept");
 }
 
+#[test]
+fn literals_are_tied_to_their_field() {
+    let (set, each) = set();
+    let ev = json!({"Image": "mimikatz", "CommandLine": "x"});
+    let (mut scratch, mut out) = (Scratch::default(), vec![]);
+    // On a `Value` the field of a literal hit is unknown: r0 (mimikatz in CommandLine)
+    // is evaluated besides the always-evaluated r3 and r6.
+    set.matching_into(&ev, &mut scratch, &mut out);
+    assert_eq!(scratch.last_candidates(), 3);
+    assert_eq!(out, brute(&each, &ev));
+    // A JsonEvent reports each value's field: "mimikatz" in Image wakes nothing.
+    let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+    set.matching_into(&fast, &mut scratch, &mut out);
+    assert_eq!(scratch.last_candidates(), 2);
+    assert_eq!(out, vec![3]);
+    // ... while in CommandLine it does, and a keyword literal is found in any field.
+    let fast = JsonEvent::from_json_str(r#"{"CommandLine": "MIMIKATZ", "x": {"y": ["ΣΊΣΥΦΟΣ"]}}"#)
+        .unwrap();
+    set.matching_into(&fast, &mut scratch, &mut out);
+    assert_eq!(scratch.last_candidates(), 4);
+    assert_eq!(out, vec![0, 3, 4]);
+}
+
 fn value() -> impl Strategy<Value = Json> {
     prop_oneof![
         "[a-zA-Z\\\\.ΣσςΊί ]{0,12}".prop_map(Json::from),
@@ -146,6 +169,11 @@ proptest! {
         let (set, each) = set();
         let ev = json!({"Image": image, "CommandLine": cmd, "EventID": id, "extra": extra});
         let got: Vec<usize> = set.matches(&ev).iter().map(|m| m.index).collect();
-        prop_assert_eq!(got, brute(&each, &ev));
+        let want = brute(&each, &ev);
+        prop_assert_eq!(&got, &want);
+        // The field-tied prefilter on a JsonEvent.
+        let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+        let got: Vec<usize> = set.matches(&fast).iter().map(|m| m.index).collect();
+        prop_assert_eq!(got, want);
     }
 }
