@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use sigil_core::ast::RuleMeta;
-use sigil_core::ir::{Expr, Piece, Pred, RuleIr};
+use sigil_core::ir::{Expr, Piece, Pred, RegexFlags, RuleIr};
 
 use crate::event::{Event, Value};
 use crate::fold;
@@ -149,6 +149,32 @@ fn pred_req(p: &Pred) -> Option<(Target, String)> {
     }
 }
 
+/// The required literals of a regular expression: its prefix literals (every match
+/// starts with one of them), case-folded; `None` when they are unbounded, empty or not
+/// whole characters.
+fn regex_req(field: &str, regex: &str, flags: &RegexFlags) -> Option<Vec<(Target, String)>> {
+    use regex_syntax::hir::literal::{ExtractKind, Extractor};
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(flags.ignore_case)
+        .multi_line(flags.multi_line)
+        .dot_matches_new_line(flags.dot_all)
+        .build()
+        .parse(regex)
+        .ok()?;
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+    let mut out = vec![];
+    for lit in seq.literals()? {
+        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
+        if text.is_empty() {
+            return None;
+        }
+        out.push((Some(field.to_string()), fold::fold(text)));
+    }
+    out.sort();
+    out.dedup();
+    (!out.is_empty()).then_some(out)
+}
+
 /// How many rules could use each (field, literal): common ones (a log source's
 /// `Channel`, `Image` ending in `.exe`) select nothing, rare ones select well.
 type Freq = HashMap<(Target, String), usize>;
@@ -194,6 +220,11 @@ fn required(e: &Expr, freq: &Freq, skip: &[(String, KeyVal)]) -> Req {
         {
             None
         }
+        Expr::Pred(Pred::Regex {
+            field,
+            regex,
+            flags,
+        }) => regex_req(field, regex, flags),
         Expr::Pred(p) => pred_req(p).map(|k| vec![k]),
         Expr::And(items) => items
             .iter()
