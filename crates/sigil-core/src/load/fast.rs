@@ -214,6 +214,20 @@ impl<'a> Parser<'a> {
         (from..self.end).find(|&i| self.lines[i].kind == Kind::Content)
     }
 
+    /// After a block's entry: the line of its next entry at column `col`, or `None` when
+    /// the block ends (a less indented line, or the end of the document). A deeper line
+    /// is an error or a continuation this reader leaves to serde_yaml.
+    fn next_at(&self, col: usize) -> R<Option<usize>> {
+        let Some(n) = self.next_content(self.next) else {
+            return Ok(None);
+        };
+        match self.lines[n].indent {
+            i if i < col => Ok(None),
+            i if i > col => Err(Decline),
+            _ => Ok(Some(n)),
+        }
+    }
+
     fn enter(&mut self) -> R<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
@@ -244,16 +258,9 @@ impl<'a> Parser<'a> {
             let item_col = col + 1 + rest.len() - rest.trim_start_matches(' ').len();
             let item = self.entry(li, item_col, col)?;
             self.items.push(item);
-            let Some(n) = self.next_content(self.next) else {
+            let Some(n) = self.next_at(col)? else {
                 break;
             };
-            let indent = self.lines[n].indent;
-            if indent < col {
-                break;
-            }
-            if indent > col {
-                return Err(Decline);
-            }
             let t = &self.text(n)[col..];
             if !(t == "-" || t.starts_with("- ")) {
                 break; // the parent mapping goes on at this column
@@ -306,16 +313,9 @@ impl<'a> Parser<'a> {
                 self.scalar(li, vcol, col)?
             };
             self.entries.push((key, value));
-            let Some(n) = self.next_content(self.next) else {
+            let Some(n) = self.next_at(col)? else {
                 break;
             };
-            let indent = self.lines[n].indent;
-            if indent < col {
-                break;
-            }
-            if indent > col {
-                return Err(Decline);
-            }
             li = n;
         }
         self.depth -= 1;
