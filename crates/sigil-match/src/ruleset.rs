@@ -30,7 +30,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, MatchKind};
 use sigil_core::ast::RuleMeta;
 use sigil_core::ir::{Expr, Piece, Pred, RegexFlags, RuleIr};
 
@@ -72,6 +73,13 @@ pub struct RuleSet {
     /// Literals tied to the field they must occur in, and keyword literals (any string
     /// value).
     field_lits: Option<Literals>,
+    /// Per field id, the automaton over that field's literals only (for events that
+    /// report each value's field).
+    per_field: Vec<Option<Literals>>,
+    /// Scan gates, per automaton (field ids, then the keyword automaton): open on
+    /// every event, or opened by these keys.
+    always_open: Vec<bool>,
+    key_opens: Vec<Vec<u32>>,
     any_lits: Option<Literals>,
     /// The fields of `field_lits`.
     lit_fields: FieldTable,
@@ -100,6 +108,7 @@ impl std::fmt::Debug for RuleSet {
 pub struct Scratch {
     generation: u32,
     group_seen: Vec<u32>,
+    open_seen: Vec<u32>,
     rule_seen: Vec<u32>,
     key_seen: Vec<u32>,
     candidates: Vec<u32>,
@@ -246,8 +255,65 @@ const ANY: u32 = u32::MAX;
 /// One literal automaton: per literal, the groups (field id or [`ANY`], group id) that
 /// require it.
 struct Literals {
-    ac: AhoCorasick,
+    ac: Scanner,
     by_lit: Vec<Vec<(u32, u32)>>,
+}
+
+/// An Aho-Corasick automaton (standard semantics: every occurrence of every literal is
+/// reported) driven by a plain loop over the haystack: no per-value iterator set-up, no
+/// per-match state machine.
+enum Scanner {
+    Dfa(aho_corasick::dfa::DFA),
+    Nfa(aho_corasick::nfa::contiguous::NFA),
+}
+
+impl Scanner {
+    fn build(list: &[String]) -> Result<Scanner, String> {
+        let dfa = aho_corasick::dfa::Builder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(list);
+        match dfa {
+            Ok(d) => Ok(Scanner::Dfa(d)),
+            Err(_) => aho_corasick::nfa::contiguous::Builder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(list)
+                .map(Scanner::Nfa)
+                .map_err(|e| e.to_string()),
+        }
+    }
+
+    /// Call `f` with the literal id of every occurrence of a literal in `hay`.
+    #[inline]
+    fn scan(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
+        match self {
+            Scanner::Dfa(a) => scan_with(a, hay, f),
+            Scanner::Nfa(a) => scan_with(a, hay, f),
+        }
+    }
+}
+
+#[inline]
+fn scan_with<A: Automaton>(a: &A, hay: &[u8], f: &mut impl FnMut(usize)) {
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    for &b in hay {
+        sid = a.next_state(Anchored::No, sid, b);
+        if a.is_special(sid) {
+            if a.is_dead(sid) {
+                return;
+            }
+            if a.is_match(sid) {
+                for i in 0..a.match_len(sid) {
+                    f(a.match_pattern(sid, i).as_usize());
+                }
+            }
+        }
+    }
 }
 
 impl Literals {
@@ -255,17 +321,10 @@ impl Literals {
         if list.is_empty() {
             return Ok(None);
         }
-        let build = |kind| {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .kind(kind)
-                .build(&list)
-        };
-        match build(Some(AhoCorasickKind::DFA)).or_else(|_| build(None)) {
-            Ok(ac) => Ok(Some(Literals { ac, by_lit })),
-            Err(e) => Err(e.to_string()),
-        }
+        Ok(Some(Literals {
+            ac: Scanner::build(&list)?,
+            by_lit,
+        }))
     }
 }
 
@@ -421,16 +480,68 @@ impl RuleSet {
         ];
         let mut group_list: Vec<_> = groups.into_iter().collect();
         group_list.sort_unstable();
+        // Scan gates: the automaton of field f (id f) and the keyword one (id
+        // `n_fields`) are run only when a rule behind them can be a candidate: it has no
+        // key, or one of its keys holds.
+        let n_fields = lit_fields.names.len();
+        let mut always_open = vec![false; n_fields + 1];
+        let mut key_opens: Vec<Vec<u32>> = vec![vec![]; keys.key_count()];
+        for &((a, _, field), g) in &group_list {
+            let aut = if a == 1 { n_fields } else { field as usize };
+            for &r in &group_rules[g as usize] {
+                if !has_key[r as usize] {
+                    always_open[aut] = true;
+                }
+                for &k in &rule_keys[r as usize] {
+                    key_opens[k as usize].push(aut as u32);
+                }
+            }
+        }
+        key_opens.iter_mut().for_each(|v| {
+            v.sort_unstable();
+            v.dedup();
+        });
         for ((a, k, field), g) in group_list {
             by_lit[a][k].push((field, g));
         }
         let [by_field, by_any] = by_lit;
         let [list_field, list_any] = literal_list;
         let literal_count = list_field.len() + list_any.len();
+        // One small automaton per field: a value is scanned only for its own field's
+        // literals (fewer, and no wasted matches of other fields' literals).
+        let mut per_field_lists: Vec<(Vec<String>, Vec<Vec<(u32, u32)>>)> =
+            vec![(vec![], vec![]); lit_fields.names.len()];
+        for (lit, groups) in list_field.iter().zip(&by_field) {
+            let mut by_f: Vec<(u32, Vec<(u32, u32)>)> = vec![];
+            for &(f, g) in groups {
+                match by_f.iter_mut().find(|x| x.0 == f) {
+                    Some(x) => x.1.push((f, g)),
+                    None => by_f.push((f, vec![(f, g)])),
+                }
+            }
+            for (f, gs) in by_f {
+                let (l, b) = &mut per_field_lists[f as usize];
+                l.push(lit.clone());
+                b.push(gs);
+            }
+        }
+        // Each field's automaton also holds the keyword literals, so a value of such a
+        // field is scanned once.
+        for (l, b) in per_field_lists.iter_mut() {
+            l.extend(list_any.iter().cloned());
+            b.extend(by_any.iter().cloned());
+        }
         let built = Literals::build(list_field, by_field)
-            .and_then(|f| Literals::build(list_any, by_any).map(|a| (f, a)));
-        let (field_lits, any_lits) = match built {
-            Ok(pair) => pair,
+            .and_then(|f| Literals::build(list_any, by_any).map(|a| (f, a)))
+            .and_then(|pair| {
+                per_field_lists
+                    .into_iter()
+                    .map(|(l, b)| Literals::build(l, b))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map(|per| (pair, per))
+            });
+        let ((field_lits, any_lits), per_field) = match built {
+            Ok(all) => all,
             Err(e) => {
                 errors.push(MatchError::new(format!(
                     "prefilter disabled: cannot build the literal automaton: {e}"
@@ -442,7 +553,7 @@ impl RuleSet {
                 has_key.iter_mut().for_each(|h| *h = false);
                 has_literal.iter_mut().for_each(|h| *h = false);
                 group_rules.clear();
-                (None, None)
+                ((None, None), vec![])
             }
         };
         let ac_built = field_lits.is_some() || any_lits.is_some();
@@ -460,6 +571,9 @@ impl RuleSet {
                 rules: compiled,
                 source,
                 field_lits,
+                per_field,
+                always_open,
+                key_opens,
                 any_lits,
                 lit_fields,
                 group_rules,
@@ -555,16 +669,19 @@ impl RuleSet {
         s.generation = s.generation.wrapping_add(1);
         if s.generation == 0 {
             s.group_seen.iter_mut().for_each(|x| *x = 0);
+            s.open_seen.iter_mut().for_each(|x| *x = 0);
             s.rule_seen.iter_mut().for_each(|x| *x = 0);
             s.key_seen.iter_mut().for_each(|x| *x = 0);
             s.generation = 1;
         }
         s.group_seen.resize(self.group_rules.len(), 0);
+        s.open_seen.resize(self.always_open.len(), 0);
         s.rule_seen.resize(self.rules.len(), 0);
         s.key_seen.resize(self.keys.key_count(), 0);
         let generation = s.generation;
         let Scratch {
             group_seen,
+            open_seen,
             rule_seen,
             key_seen,
             candidates,
@@ -577,6 +694,11 @@ impl RuleSet {
             self.keys.hits(ev, &mut |k| {
                 if key_seen[k as usize] != generation {
                     key_seen[k as usize] = generation;
+                    if let Some(opens) = self.key_opens.get(k as usize) {
+                        for &a in opens {
+                            open_seen[a as usize] = generation;
+                        }
+                    }
                     for &r in self.keys.rules_of(k) {
                         if rule_seen[r as usize] != generation {
                             rule_seen[r as usize] = generation;
@@ -613,9 +735,25 @@ impl RuleSet {
             // The field the value belongs to: `Some(id)` a field with literals, `Some(ANY)`
             // a field without, `None` unknown (any field).
             let field = path.map(|(p, h)| self.lit_fields.get(p, h).unwrap_or(ANY));
-            let scan_field = self.field_lits.is_some() && field != Some(ANY);
-            let scan_any = self.any_lits.is_some() && matches!(v, Value::Str(_));
-            if !scan_field && !scan_any {
+            let open = |a: usize| self.always_open[a] || open_seen[a] == generation;
+            let any_on = self.any_lits.is_some()
+                && matches!(v, Value::Str(_))
+                && open(self.always_open.len() - 1);
+            // Per-field automata hold only their field's groups and the keyword groups;
+            // the global one (field unknown) wakes every group of a literal.
+            let (first, second) = match field {
+                Some(ANY) => (None, any_on.then_some(self.any_lits.as_ref()).flatten()),
+                Some(f) if open(f as usize) || any_on => (
+                    self.per_field.get(f as usize).and_then(Option::as_ref),
+                    None,
+                ),
+                Some(_) => (None, None),
+                None => (
+                    self.field_lits.as_ref(),
+                    any_on.then_some(self.any_lits.as_ref()).flatten(),
+                ),
+            };
+            if first.is_none() && second.is_none() {
                 return false;
             }
             v.with_text(|text| {
@@ -628,21 +766,12 @@ impl RuleSet {
                     fold::fold_into(text, folded);
                     folded
                 };
-                if let (true, Some(lits)) = (scan_field, &self.field_lits) {
-                    for m in lits.ac.find_overlapping_iter(hay) {
-                        for &(f, g) in &lits.by_lit[m.pattern().as_usize()] {
-                            if field.is_none() || field == Some(f) {
-                                wake(g);
-                            }
-                        }
-                    }
-                }
-                if let (true, Some(lits)) = (scan_any, &self.any_lits) {
-                    for m in lits.ac.find_overlapping_iter(hay) {
-                        for &(_, g) in &lits.by_lit[m.pattern().as_usize()] {
+                for lits in [first, second].into_iter().flatten() {
+                    lits.ac.scan(hay.as_bytes(), &mut |k| {
+                        for &(_, g) in &lits.by_lit[k] {
                             wake(g);
                         }
-                    }
+                    });
                 }
             });
             false
