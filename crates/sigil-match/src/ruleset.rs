@@ -252,6 +252,9 @@ fn required(e: &Expr, freq: &Freq, skip: &[(String, KeyVal)]) -> Req {
 /// Field id of a keyword literal's group (any string value).
 const ANY: u32 = u32::MAX;
 
+/// Per literal, its groups (field id or [`ANY`], group id).
+type LitGroups = Vec<Vec<(u32, u32)>>;
+
 /// One literal automaton: per literal, the groups (field id or [`ANY`], group id) that
 /// require it.
 struct Literals {
@@ -509,7 +512,7 @@ impl RuleSet {
         let literal_count = list_field.len() + list_any.len();
         // One small automaton per field: a value is scanned only for its own field's
         // literals (fewer, and no wasted matches of other fields' literals).
-        let mut per_field_lists: Vec<(Vec<String>, Vec<Vec<(u32, u32)>>)> =
+        let mut per_field_lists: Vec<(Vec<String>, LitGroups)> =
             vec![(vec![], vec![]); lit_fields.names.len()];
         for (lit, groups) in list_field.iter().zip(&by_field) {
             let mut by_f: Vec<(u32, Vec<(u32, u32)>)> = vec![];
