@@ -184,3 +184,97 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// Rules behind the key index (`EventID`), keyword rules with and without a key, and
+/// regex prefixes: the scan gates and per-field automata never hide a match.
+const KEYED: &str = r#"
+title: k0 image under key 1
+logsource: {product: test}
+detection:
+    sel:
+        EventID: 1
+        Image|endswith: '\rundll32.exe'
+    condition: sel
+---
+title: k1 command line under key 1 or 2
+logsource: {product: test}
+detection:
+    sel:
+        EventID: [1, 2]
+        CommandLine|contains: 'mimikatz'
+    condition: sel
+---
+title: k2 keyword under key 2
+logsource: {product: test}
+detection:
+    sel:
+        EventID: 2
+    kw:
+        - 'zz'
+    condition: sel and kw
+---
+title: k3 keyword without key
+logsource: {product: test}
+detection:
+    kw:
+        - 'b7'
+    condition: kw
+---
+title: k4 regex under key 2
+logsource: {product: test}
+detection:
+    sel:
+        EventID: 2
+        Image|re: '(?i)\\a\.exe$'
+    condition: sel
+"#;
+
+fn keyed() -> (RuleSet, Vec<CompiledRule>) {
+    let lowered = Collection::from_files(vec![load_str(KEYED, "keyed.yml")]).lower();
+    assert!(lowered.errors.is_empty(), "{:?}", lowered.errors);
+    let (set, errors) = RuleSet::new(&lowered.rules);
+    assert!(errors.is_empty(), "{errors:?}");
+    let each = lowered
+        .rules
+        .iter()
+        .map(|r| CompiledRule::compile(r).unwrap())
+        .collect();
+    (set, each)
+}
+
+#[test]
+fn keyed_rules_wake_only_under_their_keys() {
+    let (set, each) = keyed();
+    assert_eq!(set.stats().keyed, 4, "{:?}", set.stats());
+    assert_eq!(set.stats().always, 0, "{:?}", set.stats());
+    let (mut scratch, mut out) = (Scratch::default(), vec![]);
+    // Key 3 holds for no rule: only the keyword rule k3 can be woken ("zz" is k2's
+    // keyword, but k2 needs EventID 2).
+    let ev = json!({"EventID": 3, "Image": "x\\rundll32.exe", "CommandLine": "mimikatz zz"});
+    let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+    set.matching_into(&fast, &mut scratch, &mut out);
+    assert_eq!(scratch.last_candidates(), 0);
+    assert!(out.is_empty());
+    let ev = json!({"EventID": "2", "Image": "C:\\A.EXE", "CommandLine": "mimikatz zz b7"});
+    let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+    set.matching_into(&fast, &mut scratch, &mut out);
+    assert_eq!(out, vec![1, 2, 3, 4]);
+    assert_eq!(out, brute(&each, &ev));
+}
+
+proptest! {
+    #[test]
+    fn keyed_prefilter_never_hides_a_match(
+        image in value(), cmd in value(), extra in prop::collection::vec(value(), 0..3),
+        id in prop::sample::select(vec![json!(1), json!(2), json!(3), json!("2"), json!(2.0)]),
+    ) {
+        let (set, each) = keyed();
+        let ev = json!({"Image": image, "CommandLine": cmd, "EventID": id, "extra": extra});
+        let want = brute(&each, &ev);
+        let got: Vec<usize> = set.matches(&ev).iter().map(|m| m.index).collect();
+        prop_assert_eq!(&got, &want);
+        let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+        let got: Vec<usize> = set.matches(&fast).iter().map(|m| m.index).collect();
+        prop_assert_eq!(got, want);
+    }
+}
