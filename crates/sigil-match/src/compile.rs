@@ -89,7 +89,12 @@ fn node(e: &Expr) -> Result<Node, MatchError> {
             Box::new(move |ev| !n(ev))
         }
         Expr::And(items) => {
-            let nodes = items.iter().map(node).collect::<Result<Vec<_>, _>>()?;
+            // Conjuncts that usually fail run first: a candidate rule mostly fails on its
+            // selection, while log-source conditions (`EventID`, `Channel`: the key index
+            // already found one of them true) and filters (`not ...`) usually hold.
+            let mut order: Vec<&Expr> = items.iter().collect();
+            order.sort_by_key(|e| likely_true(e));
+            let nodes = order.into_iter().map(node).collect::<Result<Vec<_>, _>>()?;
             match <[Node; 2]>::try_from(nodes) {
                 Ok([a, b]) => Box::new(move |ev| a(ev) && b(ev)),
                 Err(nodes) => Box::new(move |ev| nodes.iter().all(|n| n(ev))),
@@ -104,6 +109,29 @@ fn node(e: &Expr) -> Result<Node, MatchError> {
         }
         Expr::Pred(p) => pred(p)?,
     })
+}
+
+/// Evaluation order of a conjunct (lower first): 0 a selection, 1 an equality on a number
+/// or an exact string only (log-source conditions), 2 a negation.
+fn likely_true(e: &Expr) -> u8 {
+    fn exact_only(e: &Expr) -> bool {
+        match e {
+            Expr::And(v) | Expr::Or(v) => v.iter().all(exact_only),
+            Expr::Pred(Pred::Num {
+                op: CmpOp::Eq,
+                part: None,
+                ..
+            }) => true,
+            Expr::Pred(Pred::Str { pattern, .. }) => pattern.as_literal().is_some(),
+            _ => false,
+        }
+    }
+    match e {
+        Expr::Not(_) => 2,
+        e if exact_only(e) && e.leaf_count() > 1 => 1,
+        Expr::Pred(Pred::Num { op: CmpOp::Eq, .. }) => 1,
+        _ => 0,
+    }
 }
 
 /// Where a group of string patterns looks.
@@ -397,16 +425,18 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
                     MatchError::new(format!("invalid regular expression '{regex}': {e}"))
                 })?;
             let field = intern(field);
+            let hash = crate::fast::hash_path(&field);
             Box::new(move |ev| {
-                ev.field(&field, &mut |v| {
+                ev.field_folded_hashed(&field, hash, &mut |v, _| {
                     v.with_text(|t| re.is_match(t)).unwrap_or(false)
                 })
             })
         }
         Pred::Cidr { field, net } => {
             let (field, net) = (intern(field), *net);
+            let hash = crate::fast::hash_path(&field);
             Box::new(move |ev| {
-                ev.field(&field, &mut |v| match v {
+                ev.field_folded_hashed(&field, hash, &mut |v, _| match v {
                     Value::Str(s) => in_net(&net, s),
                     _ => false,
                 })
@@ -419,14 +449,15 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
             part,
         } => {
             let (field, op, value) = (intern(field), *op, *value);
+            let hash = crate::fast::hash_path(&field);
             match *part {
                 None => Box::new(move |ev| {
-                    ev.field(&field, &mut |v| {
+                    ev.field_folded_hashed(&field, hash, &mut |v, _| {
                         numeric(v).is_some_and(|n| compare(n, op, value))
                     })
                 }),
                 Some(part) => Box::new(move |ev| {
-                    ev.field(&field, &mut |v| {
+                    ev.field_folded_hashed(&field, hash, &mut |v, _| {
                         time::value_millis(v).is_some_and(|ms| {
                             compare(Num::I(time::part(ms, part).into()), op, value)
                         })
@@ -436,9 +467,10 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
         }
         Pred::Bool { field, value } => {
             let (field, want) = (intern(field), *value);
+            let hash = crate::fast::hash_path(&field);
             let text = if want { "true" } else { "false" };
             Box::new(move |ev| {
-                ev.field(&field, &mut |v| match v {
+                ev.field_folded_hashed(&field, hash, &mut |v, _| match v {
                     Value::Bool(b) => b == want,
                     Value::Str(s) => s.eq_ignore_ascii_case(text),
                     _ => false,
@@ -447,11 +479,13 @@ fn pred(p: &Pred) -> Result<Node, MatchError> {
         }
         Pred::Null { field } => {
             let field = intern(field);
-            Box::new(move |ev| !ev.field(&field, &mut |v| !v.is_null()))
+            let hash = crate::fast::hash_path(&field);
+            Box::new(move |ev| !ev.field_folded_hashed(&field, hash, &mut |v, _| !v.is_null()))
         }
         Pred::Exists { field } => {
             let field = intern(field);
-            Box::new(move |ev| ev.field(&field, &mut |v| !v.is_null()))
+            let hash = crate::fast::hash_path(&field);
+            Box::new(move |ev| ev.field_folded_hashed(&field, hash, &mut |v, _| !v.is_null()))
         }
         Pred::FieldRef {
             field,

@@ -31,7 +31,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use aho_corasick::automaton::Automaton;
-use aho_corasick::{Anchored, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, MatchKind};
 use sigil_core::ast::RuleMeta;
 use sigil_core::ir::{Expr, Piece, Pred, RegexFlags, RuleIr};
 
@@ -259,8 +259,14 @@ type LitGroups = Vec<Vec<(u32, u32)>>;
 /// require it.
 struct Literals {
     ac: Scanner,
+    /// For a small set: the same literals behind aho-corasick's SIMD prefilter, to reject
+    /// a value without a literal faster than the byte loop of `ac`.
+    quick: Option<AhoCorasick>,
     by_lit: Vec<Vec<(u32, u32)>>,
 }
+
+/// Literal sets up to this size get a [`Literals::quick`] rejection test.
+const QUICK_MAX: usize = 32;
 
 /// An Aho-Corasick automaton (standard semantics: every occurrence of every literal is
 /// reported) driven by a plain loop over the haystack: no per-value iterator set-up, no
@@ -324,8 +330,18 @@ impl Literals {
         if list.is_empty() {
             return Ok(None);
         }
+        let quick = if list.len() <= QUICK_MAX {
+            AhoCorasickBuilder::new()
+                .ascii_case_insensitive(true)
+                .match_kind(MatchKind::Standard)
+                .build(&list)
+                .ok()
+        } else {
+            None
+        };
         Ok(Some(Literals {
             ac: Scanner::build(&list)?,
+            quick,
             by_lit,
         }))
     }
@@ -770,6 +786,9 @@ impl RuleSet {
                     folded
                 };
                 for lits in [first, second].into_iter().flatten() {
+                    if lits.quick.as_ref().is_some_and(|q| !q.is_match(hay)) {
+                        continue;
+                    }
                     lits.ac.scan(hay.as_bytes(), &mut |k| {
                         for &(_, g) in &lits.by_lit[k] {
                             wake(g);
