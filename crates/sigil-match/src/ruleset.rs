@@ -205,7 +205,9 @@ fn cost(set: &[(Target, String)], freq: &Freq) -> usize {
     set.iter()
         .map(|k| {
             let f = freq.get(k).copied().unwrap_or(1);
+            // Non-ASCII text is rare in events: even one such character selects well.
             let short = match k.1.len() {
+                _ if !k.1.is_ascii() => 0,
                 0..=2 => 10_000,
                 3 => 1_000,
                 4 => 100,
