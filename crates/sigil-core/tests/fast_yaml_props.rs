@@ -288,3 +288,33 @@ fn generated_documents_read_the_same() {
         accepted.get()
     );
 }
+
+/// What the fast reader leaves to serde_yaml is still loaded correctly: the loader's result
+/// for these files comes from the fallback and is the same rule as the plain text gives.
+#[test]
+fn declined_inputs_load_through_serde_yaml() {
+    let plain =
+        "title: t\nlogsource:\n  product: p\ndetection:\n  sel:\n    a: 1\n  condition: sel\n";
+    assert_eq!(fast_reader_agrees(plain), Some(Ok(())));
+    let reference = sigil_core::load::load_str(plain, "t.yml");
+    assert_eq!(reference.documents.len(), 1);
+    for src in [
+        plain.replace('\n', "\r\n"),              // CRLF
+        plain.replace("    a: 1", "    a:\t1"),   // a tab
+        plain.replace("title: t", "title: &x t"), // an anchor
+        format!("%YAML 1.2\n---\n{plain}"),       // a directive
+    ] {
+        assert_eq!(
+            fast_reader_agrees(&src),
+            None,
+            "should be declined: {src:?}"
+        );
+        let file = sigil_core::load::load_str(&src, "t.yml");
+        assert!(file.errors.is_empty(), "{src:?}: {:?}", file.errors);
+        assert_eq!(
+            format!("{:?}", file.documents),
+            format!("{:?}", reference.documents),
+            "{src:?}"
+        );
+    }
+}
