@@ -35,8 +35,12 @@ pub const MAX_VALUES: usize = 100_000;
 #[derive(Debug, Clone, Default)]
 pub struct LoadedFile {
     pub path: Arc<str>,
-    /// The file's text, kept to locate errors found later (lowering, validators).
+    /// The file's text, kept to locate errors found later (lowering, validators). A
+    /// leading UTF-8 byte-order mark is not part of it (see `bom`).
     pub source: Arc<str>,
+    /// The file began with a UTF-8 byte-order mark (as editors on Windows write), removed
+    /// before reading; whoever rewrites the file (`check --fix`) puts it back.
+    pub bom: bool,
     pub documents: Vec<Document>,
     pub errors: Vec<Error>,
 }
@@ -47,6 +51,7 @@ pub fn load_file(path: &Path) -> LoadedFile {
     let fail = |kind| LoadedFile {
         path: name.clone(),
         source: Arc::from(""),
+        bom: false,
         documents: vec![],
         errors: vec![Error {
             file: name.clone(),
@@ -85,9 +90,16 @@ pub fn load_file(path: &Path) -> LoadedFile {
 /// Load Sigma documents from text; `path` names the source in errors.
 pub fn load_str(src: &str, path: impl Into<Arc<str>>) -> LoadedFile {
     let path: Arc<str> = path.into();
+    // YAML allows a byte-order mark at the start of the stream; serde_yaml's `from_str`
+    // would read it into the first key. Positions are counted without it, as editors show.
+    let (src, bom) = match src.strip_prefix('\u{feff}') {
+        Some(rest) => (rest, true),
+        None => (src, false),
+    };
     let mut out = LoadedFile {
         path: path.clone(),
         source: Arc::from(src),
+        bom,
         ..Default::default()
     };
     if src.len() > MAX_FILE_SIZE {

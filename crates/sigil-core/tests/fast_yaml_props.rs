@@ -317,4 +317,13 @@ fn declined_inputs_load_through_serde_yaml() {
             "{src:?}"
         );
     }
+    // A byte-order mark is removed before either reader sees the text (and remembered).
+    let with_bom = sigil_core::load::load_str(&format!("\u{feff}{plain}"), "t.yml");
+    assert!(with_bom.bom && !reference.bom);
+    assert!(with_bom.errors.is_empty(), "{:?}", with_bom.errors);
+    assert_eq!(&*with_bom.source, plain);
+    assert_eq!(
+        format!("{:?}", with_bom.documents),
+        format!("{:?}", reference.documents)
+    );
 }

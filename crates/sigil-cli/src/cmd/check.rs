@@ -377,7 +377,12 @@ fn apply_fixes(run: &mut Run, shown: Severity) -> anyhow::Result<(usize, usize)>
             );
         }
         if outcome.applied > 0 {
-            sigil_check::fix::write_atomic(std::path::Path::new(&*file.path), &outcome.text)
+            // The byte-order mark the loader removed goes back where it was.
+            let text = match file.bom {
+                true => format!("\u{feff}{}", outcome.text),
+                false => outcome.text,
+            };
+            sigil_check::fix::write_atomic(std::path::Path::new(&*file.path), &text)
                 .with_context(|| format!("writing {}", file.path))?;
             applied += outcome.applied;
             written += 1;
