@@ -154,7 +154,8 @@ impl Collection {
     }
 
     /// Fill in line and column of errors found after loading (one marked re-parse per
-    /// affected file).
+    /// affected file). [`Collection::lower`] already does this for its own errors; this is
+    /// for errors found later (validators, pipelines). Located errors are left as they are.
     pub fn resolve_errors(&self, errors: &mut [Error]) {
         let mut locators: HashMap<&str, crate::locate::Locator> = HashMap::new();
         for e in errors
@@ -179,7 +180,8 @@ impl Collection {
         self.files.iter().flat_map(|f| f.errors.iter())
     }
 
-    /// Lower all rules, apply filters, resolve correlations.
+    /// Lower all rules, apply filters, resolve correlations. The errors come located (line
+    /// and column filled in; a marked re-parse only for files that have errors).
     pub fn lower(&self) -> Lowered {
         let mut out = Lowered::default();
         let rules: Vec<&Rule> = self
@@ -313,6 +315,7 @@ impl Collection {
                 }
             }
         }
+        self.resolve_errors(&mut out.errors);
         out
     }
 }

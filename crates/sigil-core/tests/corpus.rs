@@ -20,8 +20,7 @@ fn corpus(dir: &str) -> PathBuf {
 /// (documents, rules lowered, errors as text)
 fn load(dir: &str) -> (usize, usize, Vec<String>) {
     let c = Collection::load_paths(&[corpus(dir)]).expect("corpus readable");
-    let mut lowered = c.lower();
-    c.resolve_errors(&mut lowered.errors);
+    let lowered = c.lower();
     let docs = c.documents().count();
     let errors: Vec<String> = c
         .load_errors()

@@ -14,8 +14,7 @@ fn errors_of(rel: &str) -> Vec<String> {
     let root = workspace();
     std::env::set_current_dir(&root).expect("workspace root");
     let collection = Collection::from_files(vec![load_file(Path::new(rel))]);
-    let mut lowered = collection.lower();
-    collection.resolve_errors(&mut lowered.errors);
+    let lowered = collection.lower();
     collection
         .load_errors()
         .chain(lowered.errors.iter())

@@ -99,15 +99,7 @@ impl Rule {
 
     /// As [`Rule::from_yaml`], naming the source (e.g. a file name) in error messages.
     pub fn from_yaml_named(yaml: &str, name: &str) -> Result<Rule, Error> {
-        let file = sigil_core::load::load_str(yaml, name);
-        let collection = sigil_core::Collection::from_files(vec![file]);
-        let mut lowered = collection.lower();
-        collection.resolve_errors(&mut lowered.errors);
-        let errors: Vec<String> = collection
-            .load_errors()
-            .chain(lowered.errors.iter())
-            .map(|e| e.to_string())
-            .collect();
+        let (lowered, errors) = lower_files(vec![sigil_core::load::load_str(yaml, name)]);
         if !errors.is_empty() {
             return Err(Error::Invalid(errors));
         }
@@ -202,14 +194,7 @@ impl RuleSet {
             .par_iter()
             .map(|p| sigil_core::load::load_file(p))
             .collect();
-        let collection = sigil_core::Collection::from_files(loaded);
-        let mut lowered = collection.lower();
-        collection.resolve_errors(&mut lowered.errors);
-        let errors: Vec<String> = collection
-            .load_errors()
-            .chain(lowered.errors.iter())
-            .map(|e| e.to_string())
-            .collect();
+        let (lowered, errors) = lower_files(loaded);
         let rules = lowered
             .rules
             .iter()
@@ -263,4 +248,16 @@ impl RuleSet {
     pub fn compile_matcher(&self) -> (matcher::RuleSet, Vec<sigil_match::MatchError>) {
         matcher::RuleSet::new(&self.lowered.rules)
     }
+}
+
+/// Lower loaded files as one collection; every load and lowering error as a located message.
+fn lower_files(files: Vec<sigil_core::load::LoadedFile>) -> (sigil_core::Lowered, Vec<String>) {
+    let collection = sigil_core::Collection::from_files(files);
+    let lowered = collection.lower();
+    let errors = collection
+        .load_errors()
+        .chain(lowered.errors.iter())
+        .map(|e| e.to_string())
+        .collect();
+    (lowered, errors)
 }

@@ -92,8 +92,7 @@ fn run_syntax(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let files = find_rule_files(&args.paths)?;
     let loaded: Vec<_> = files.par_iter().map(|p| load_file(p)).collect();
     let collection = Collection::from_files(loaded);
-    let mut lowered = collection.lower();
-    collection.resolve_errors(&mut lowered.errors);
+    let lowered = collection.lower();
 
     let mut reports: Vec<FileReport> = collection
         .files
@@ -218,8 +217,7 @@ fn analyse(args: &CheckArgs, config: &Config) -> anyhow::Result<Run> {
     let files = find_rule_files(&args.paths)?;
     let loaded: Vec<_> = files.par_iter().map(|p| load_file(p)).collect();
     let collection = Collection::from_files(loaded);
-    let mut lowered = collection.lower();
-    collection.resolve_errors(&mut lowered.errors);
+    let lowered = collection.lower();
     let mut findings: Vec<Finding> = collection
         .load_errors()
         .chain(lowered.errors.iter())

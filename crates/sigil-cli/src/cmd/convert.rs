@@ -163,7 +163,6 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
     let collection = Collection::from_files(loaded);
     let mut lowered = collection.lower();
     let mut errors: Vec<String> = collection.load_errors().map(|e| e.to_string()).collect();
-    collection.resolve_errors(&mut lowered.errors);
     errors.extend(lowered.errors.iter().map(|e| e.to_string()));
     errors.extend(
         pipeline

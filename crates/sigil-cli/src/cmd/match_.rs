@@ -86,7 +86,6 @@ pub fn run(mut args: MatchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("{e}");
         problems += 1;
     }
-    collection.resolve_errors(&mut lowered.errors);
     for e in &lowered.errors {
         eprintln!("{e}");
         problems += 1;
