@@ -2,7 +2,8 @@
 //! cloudtrail workload of `benches/match.rs`, one thread, JSON parsing included.
 //!
 //! `cargo run --release -p sigil-match --example profile -- WORKLOAD EVENTS [MODE]`
-//! WORKLOAD: `windows` (flat events), `nested` (evtx_dump layout + evtx pipeline),
+//! WORKLOAD: `windows` (flat events), `bare` (flat events, no log-source pipeline, the
+//! rules as rsigma's no-pipeline row sees them), `nested` (evtx_dump layout + evtx pipeline),
 //! `cloudtrail`. MODE: `value` (serde_json::Value events), `fast` (the default: the
 //! crate's fast event type), `parse` (parsing only), `naive` (every rule, no RuleSet).
 
@@ -125,7 +126,11 @@ fn main() {
                     });
                 }
             }
-            let mut p = vec!["windows-logsources".to_string()];
+            let mut p = if w == "bare" {
+                vec![]
+            } else {
+                vec!["windows-logsources".to_string()]
+            };
             if nested {
                 p.push("windows-evtx-json".into());
             }

@@ -49,6 +49,7 @@ pub mod correlation;
 pub mod event;
 mod fast;
 pub mod fold;
+mod grams;
 mod keyindex;
 mod ruleset;
 pub mod strmatch;

@@ -1,5 +1,5 @@
 //! Many rules at once, behind two exact prefilters: an index of equality keys and a
-//! literal automaton.
+//! literal scanner.
 //!
 //! **Key index.** Raw events carry no log source, but after a pipeline most rules conjoin
 //! an exact equality on a discriminating field (`EventID: 1`, `Channel: Security`,
@@ -17,26 +17,28 @@
 //! must occur (case-insensitively) in some value of any event the rule matches. For a
 //! predicate `Image|endswith: '\rundll32.exe'` that set is `{"\rundll32.exe"}`; an `And`
 //! takes the most selective set of its operands, an `Or` the union of its operands' sets
-//! (and has none if one operand has none), `not` has none. One Aho-Corasick automaton over
-//! all rules' literals is run over the event's values once; only rules with a literal
-//! present, plus the rules without a literal set, are evaluated. A rule with both a key
-//! set and a literal set is evaluated only when both hit.
+//! (and has none if one operand has none), `not` has none. Each field's literals (plus
+//! the keyword literals) are searched in that field's values by one multi-literal scanner
+//! ([`crate::grams`]: a cache-sized gram bitmap, then an in-place comparison; an
+//! Aho-Corasick DFA over SigmaHQ's literals was 267 MB and every scanned byte waited on a
+//! cache miss); only rules with a literal present, plus the rules without a literal set,
+//! are evaluated. A rule with both a key set and a literal set is evaluated only when both
+//! hit.
 //!
-//! The prefilter is exact (never hides a match): the automaton is ASCII-case-insensitive and
-//! runs over Unicode-folded text when a value is not ASCII, and numbers and booleans are
-//! scanned as the same text the string predicates see. It relies on [`Event::values`]
+//! The prefilter is exact (never hides a match): values are scanned in the same case-folded
+//! form as the literals, and numbers and booleans are scanned as the same text the string
+//! predicates see. It relies on [`Event::values`]
 //! reporting every value [`Event::field`] can.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, Anchored, MatchKind};
 use sigil_core::ast::RuleMeta;
 use sigil_core::ir::{Expr, Piece, Pred, RegexFlags, RuleIr};
 
 use crate::event::{Event, Value};
 use crate::fold;
+use crate::grams::GramSet;
 use crate::keyindex::{self, KeyFreq, KeyIndex, KeyVal};
 use crate::{CompiledRule, MatchError};
 
@@ -57,7 +59,7 @@ pub struct RuleSetStats {
     /// Rules evaluated on every event (neither a literal set nor a key set could be
     /// derived).
     pub always: usize,
-    /// Distinct literals in the automaton.
+    /// Distinct literals in the scanners.
     pub literals: usize,
     /// Rules behind the equality-key index (they may also be behind a literal).
     pub keyed: usize,
@@ -73,10 +75,10 @@ pub struct RuleSet {
     /// Literals tied to the field they must occur in, and keyword literals (any string
     /// value).
     field_lits: Option<Literals>,
-    /// Per field id, the automaton over that field's literals only (for events that
+    /// Per field id, the scanner over that field's literals only (for events that
     /// report each value's field).
     per_field: Vec<Option<Literals>>,
-    /// Scan gates, per automaton (field ids, then the keyword automaton): open on
+    /// Scan gates, per scanner (field ids, then the keyword scanner): open on
     /// every event, or opened by these keys.
     always_open: Vec<bool>,
     key_opens: Vec<Vec<u32>>,
@@ -88,7 +90,7 @@ pub struct RuleSet {
     /// Equality keys → compiled rules.
     keys: KeyIndex,
     /// Per compiled rule: its key ids (any of them must hold), whether it is behind the
-    /// key index / the literal automaton.
+    /// key index / the literal scanner.
     rule_keys: Vec<Vec<u32>>,
     has_key: Vec<bool>,
     always: Vec<u32>,
@@ -257,74 +259,11 @@ const ANY: u32 = u32::MAX;
 /// Per literal, its groups (field id or [`ANY`], group id).
 type LitGroups = Vec<Vec<(u32, u32)>>;
 
-/// One literal automaton: per literal, the groups (field id or [`ANY`], group id) that
+/// One literal scanner: per literal, the groups (field id or [`ANY`], group id) that
 /// require it.
 struct Literals {
-    ac: Scanner,
-    /// For a small set: the same literals behind aho-corasick's SIMD prefilter, to reject
-    /// a value without a literal faster than the byte loop of `ac`.
-    quick: Option<AhoCorasick>,
+    ac: GramSet,
     by_lit: Vec<Vec<(u32, u32)>>,
-}
-
-/// Literal sets up to this size get a [`Literals::quick`] rejection test.
-const QUICK_MAX: usize = 32;
-
-/// An Aho-Corasick automaton (standard semantics: every occurrence of every literal is
-/// reported) driven by a plain loop over the haystack: no per-value iterator set-up, no
-/// per-match state machine.
-enum Scanner {
-    Dfa(aho_corasick::dfa::DFA),
-    Nfa(aho_corasick::nfa::contiguous::NFA),
-}
-
-impl Scanner {
-    fn build(list: &[String]) -> Result<Scanner, String> {
-        let dfa = aho_corasick::dfa::Builder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .prefilter(false)
-            .build(list);
-        match dfa {
-            Ok(d) => Ok(Scanner::Dfa(d)),
-            Err(_) => aho_corasick::nfa::contiguous::Builder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(list)
-                .map(Scanner::Nfa)
-                .map_err(|e| e.to_string()),
-        }
-    }
-
-    /// Call `f` with the literal id of every occurrence of a literal in `hay`.
-    #[inline]
-    fn scan(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
-        match self {
-            Scanner::Dfa(a) => scan_with(a, hay, f),
-            Scanner::Nfa(a) => scan_with(a, hay, f),
-        }
-    }
-}
-
-#[inline]
-fn scan_with<A: Automaton>(a: &A, hay: &[u8], f: &mut impl FnMut(usize)) {
-    let Ok(mut sid) = a.start_state(Anchored::No) else {
-        return;
-    };
-    for &b in hay {
-        sid = a.next_state(Anchored::No, sid, b);
-        if a.is_special(sid) {
-            if a.is_dead(sid) {
-                return;
-            }
-            if a.is_match(sid) {
-                for i in 0..a.match_len(sid) {
-                    f(a.match_pattern(sid, i).as_usize());
-                }
-            }
-        }
-    }
 }
 
 impl Literals {
@@ -332,18 +271,8 @@ impl Literals {
         if list.is_empty() {
             return Ok(None);
         }
-        let quick = if list.len() <= QUICK_MAX {
-            AhoCorasickBuilder::new()
-                .ascii_case_insensitive(true)
-                .match_kind(MatchKind::Standard)
-                .build(&list)
-                .ok()
-        } else {
-            None
-        };
         Ok(Some(Literals {
-            ac: Scanner::build(&list)?,
-            quick,
+            ac: GramSet::build(&list)?,
             by_lit,
         }))
     }
@@ -501,7 +430,7 @@ impl RuleSet {
         ];
         let mut group_list: Vec<_> = groups.into_iter().collect();
         group_list.sort_unstable();
-        // Scan gates: the automaton of field f (id f) and the keyword one (id
+        // Scan gates: the scanner of field f (id f) and the keyword one (id
         // `n_fields`) are run only when a rule behind them can be a candidate: it has no
         // key, or one of its keys holds.
         let n_fields = lit_fields.names.len();
@@ -528,7 +457,7 @@ impl RuleSet {
         let [by_field, by_any] = by_lit;
         let [list_field, list_any] = literal_list;
         let literal_count = list_field.len() + list_any.len();
-        // One small automaton per field: a value is scanned only for its own field's
+        // One scanner per field: a value is scanned only for its own field's
         // literals (fewer, and no wasted matches of other fields' literals).
         let mut per_field_lists: Vec<(Vec<String>, LitGroups)> =
             vec![(vec![], vec![]); lit_fields.names.len()];
@@ -546,7 +475,7 @@ impl RuleSet {
                 b.push(gs);
             }
         }
-        // Each field's automaton also holds the keyword literals, so a value of such a
+        // Each field's scanner also holds the keyword literals, so a value of such a
         // field is scanned once.
         for (l, b) in per_field_lists.iter_mut() {
             l.extend(list_any.iter().cloned());
@@ -565,9 +494,9 @@ impl RuleSet {
             Ok(all) => all,
             Err(e) => {
                 errors.push(MatchError::new(format!(
-                    "prefilter disabled: cannot build the literal automaton: {e}"
+                    "prefilter disabled: cannot build the literal scanner: {e}"
                 )));
-                // Without the automaton every rule is evaluated: correct, only slower.
+                // Without the scanner every rule is evaluated: correct, only slower.
                 always = (0..compiled.len() as u32).collect();
                 keys = KeyIndex::default();
                 rule_keys.iter_mut().for_each(Vec::clear);
@@ -778,9 +707,10 @@ impl RuleSet {
                 return false;
             }
             v.with_text(|text| {
+                // The scanner compares bytes: the value must be folded like the literals.
                 let hay: &str = if let Some(pre) = pre {
                     pre
-                } else if text.is_ascii() {
+                } else if !fold::needs_fold(text) {
                     text
                 } else {
                     folded.clear();
@@ -788,9 +718,6 @@ impl RuleSet {
                     folded
                 };
                 for lits in [first, second].into_iter().flatten() {
-                    if lits.quick.as_ref().is_some_and(|q| !q.is_match(hay)) {
-                        continue;
-                    }
                     lits.ac.scan(hay.as_bytes(), &mut |k| {
                         for &(_, g) in &lits.by_lit[k] {
                             wake(g);

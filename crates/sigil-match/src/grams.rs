@@ -1,0 +1,301 @@
+//! [`GramSet`]: finds which of many literals occur in a haystack, sized to stay in cache.
+//!
+//! An Aho-Corasick DFA over thousands of literals is tens of megabytes (SigmaHQ's
+//! `CommandLine` literals alone: 39 MB, `Hashes`: 120 MB), and a DFA scan is a chain of
+//! dependent table loads: every byte waits for a cache (and TLB) miss. Here each literal
+//! is *anchored* on one 4-byte window of its text (its *gram*), chosen to be shared by as
+//! few other literals as possible. A bitmap of hashed grams (at most 32 KiB) rejects
+//! almost every haystack position with one independent load; at a position whose gram
+//! bit is set, a hash table lists the literals anchored on that gram and each is
+//! compared in place. Every occurrence of a literal contains its gram at a fixed offset,
+//! so every occurrence is found: the scan is exact, like the automaton it replaces.
+//! Literals shorter than a gram go to a small automaton of their own.
+//!
+//! Haystacks and literals must both be case-folded by the caller: comparison is bytewise.
+
+use aho_corasick::automaton::Automaton;
+use aho_corasick::{Anchored, MatchKind};
+
+/// Bytes per gram.
+const GRAM: usize = 4;
+
+/// Bitmap bits per distinct gram (before rounding up to a power of two), and the limit.
+const BITS_PER_GRAM: usize = 32;
+const MAX_BITS_LOG: u32 = 18;
+const MIN_BITS_LOG: u32 = 9;
+
+pub(crate) struct GramSet {
+    /// Bit `bit_index(g)` is set for every anchor gram `g`.
+    bits: Vec<u64>,
+    bits_log: u32,
+    /// Open addressing on `slot_index`: (gram, start, end) into `anchors`; `end == 0`
+    /// marks an empty slot.
+    slots: Vec<(u32, u32, u32)>,
+    anchors: Vec<Anchor>,
+    /// All literal bytes.
+    text: Vec<u8>,
+    /// Literals shorter than a gram: their automaton and its pattern ids → literal ids.
+    short: Option<(aho_corasick::dfa::DFA, Vec<u32>)>,
+    /// The empty literal occurs in every haystack.
+    empty: Option<u32>,
+}
+
+/// A literal anchored on a gram: everything needed to check it without another look-up.
+#[derive(Clone, Copy, Debug)]
+struct Anchor {
+    lit: u32,
+    /// Offset of the gram in the literal.
+    off: u32,
+    /// The literal's range in [`GramSet::text`].
+    start: u32,
+    len: u32,
+}
+
+#[inline]
+fn gram_at(hay: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([hay[i], hay[i + 1], hay[i + 2], hay[i + 3]])
+}
+
+#[inline]
+fn bit_index(g: u32, bits_log: u32) -> usize {
+    (u64::from(g).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - bits_log)) as usize
+}
+
+#[inline]
+fn slot_index(g: u32) -> usize {
+    let x = u64::from(g).wrapping_mul(0xC2B2_AE3D_27D4_EB4F);
+    (x ^ (x >> 29)) as usize
+}
+
+impl GramSet {
+    /// Literal ids are positions in `list`.
+    pub(crate) fn build(list: &[String]) -> Result<GramSet, String> {
+        // How many literals contain each gram: the anchor is the literal's rarest gram,
+        // so a position where a common literal fragment (`.exe`) occurs checks few
+        // literals, and distinct literals rarely share a bucket.
+        let mut df: std::collections::HashMap<u32, u32> = std::collections::HashMap::new();
+        let mut seen = vec![];
+        for l in list {
+            let b = l.as_bytes();
+            seen.clear();
+            for i in 0..b.len().saturating_sub(GRAM - 1) {
+                seen.push(gram_at(b, i));
+            }
+            seen.sort_unstable();
+            seen.dedup();
+            for &g in &seen {
+                *df.entry(g).or_insert(0) += 1;
+            }
+        }
+        let mut text = vec![];
+        let mut by_gram: Vec<(u32, Anchor)> = vec![];
+        let mut short = vec![];
+        let mut short_ids = vec![];
+        let mut empty = None;
+        for (id, l) in list.iter().enumerate() {
+            let b = l.as_bytes();
+            let id = id as u32;
+            let start = text.len() as u32;
+            text.extend_from_slice(b);
+            if b.is_empty() {
+                empty = Some(id);
+            } else if b.len() < GRAM {
+                short.push(l.as_str());
+                short_ids.push(id);
+            } else {
+                let off = (0..=b.len() - GRAM)
+                    .min_by_key(|&i| df.get(&gram_at(b, i)).copied().unwrap_or(0))
+                    .unwrap_or(0);
+                by_gram.push((
+                    gram_at(b, off),
+                    Anchor {
+                        lit: id,
+                        off: off as u32,
+                        start,
+                        len: b.len() as u32,
+                    },
+                ));
+            }
+        }
+        by_gram.sort_unstable_by_key(|(g, a)| (*g, a.lit));
+        let distinct = by_gram.windows(2).filter(|w| w[0].0 != w[1].0).count()
+            + usize::from(!by_gram.is_empty());
+        let bits_log = (distinct * BITS_PER_GRAM)
+            .next_power_of_two()
+            .trailing_zeros()
+            .clamp(MIN_BITS_LOG, MAX_BITS_LOG);
+        let mut bits = vec![0u64; (1usize << bits_log) / 64];
+        let cap = (distinct * 2).next_power_of_two().max(2);
+        let mut slots = vec![(0u32, 0u32, 0u32); if by_gram.is_empty() { 0 } else { cap }];
+        let mut anchors = Vec::with_capacity(by_gram.len());
+        let mut i = 0;
+        while i < by_gram.len() {
+            let g = by_gram[i].0;
+            let start = anchors.len() as u32;
+            while i < by_gram.len() && by_gram[i].0 == g {
+                anchors.push(by_gram[i].1);
+                i += 1;
+            }
+            let h = bit_index(g, bits_log);
+            bits[h >> 6] |= 1 << (h & 63);
+            let mut at = slot_index(g) & (cap - 1);
+            while slots[at].2 != 0 {
+                at = (at + 1) & (cap - 1);
+            }
+            slots[at] = (g, start, anchors.len() as u32);
+        }
+        let short = if short.is_empty() {
+            None
+        } else {
+            let dfa = aho_corasick::dfa::Builder::new()
+                .match_kind(MatchKind::Standard)
+                .prefilter(false)
+                .build(&short)
+                .map_err(|e| e.to_string())?;
+            Some((dfa, short_ids))
+        };
+        Ok(GramSet {
+            bits,
+            bits_log,
+            slots,
+            anchors,
+            text,
+            short,
+            empty,
+        })
+    }
+
+    /// Call `f` with the id of every literal occurring in `hay` (at least once per
+    /// literal present; possibly more often).
+    #[inline]
+    pub(crate) fn scan(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
+        if let Some(e) = self.empty {
+            f(e as usize);
+        }
+        if let Some((dfa, ids)) = &self.short {
+            scan_short(dfa, hay, &mut |p| f(ids[p] as usize));
+        }
+        if self.slots.is_empty() || hay.len() < GRAM {
+            return;
+        }
+        for i in 0..=hay.len() - GRAM {
+            let g = gram_at(hay, i);
+            let h = bit_index(g, self.bits_log);
+            if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
+                self.verify(hay, i, g, f);
+            }
+        }
+    }
+
+    /// The literals anchored on gram `g`, found at `hay[i..]`.
+    #[inline(never)]
+    fn verify(&self, hay: &[u8], i: usize, g: u32, f: &mut impl FnMut(usize)) {
+        let mask = self.slots.len() - 1;
+        let mut at = slot_index(g) & mask;
+        loop {
+            let (sg, start, end) = self.slots[at];
+            if end == 0 {
+                return;
+            }
+            if sg == g {
+                for a in &self.anchors[start as usize..end as usize] {
+                    let Some(from) = i.checked_sub(a.off as usize) else {
+                        continue;
+                    };
+                    let lit = &self.text[a.start as usize..(a.start + a.len) as usize];
+                    if hay
+                        .get(from..from + lit.len())
+                        .is_some_and(|h| same(h, lit))
+                    {
+                        f(a.lit as usize);
+                    }
+                }
+                return;
+            }
+            at = (at + 1) & mask;
+        }
+    }
+}
+
+/// `a == b` for slices of equal length, without a call for the short ones literals are.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i + 8 <= a.len() {
+        if a[i..i + 8] != b[i..i + 8] {
+            return false;
+        }
+        i += 8;
+    }
+    a[i..] == b[i..]
+}
+
+/// Every occurrence of every short literal (standard Aho-Corasick semantics).
+#[inline]
+fn scan_short(a: &aho_corasick::dfa::DFA, hay: &[u8], f: &mut impl FnMut(usize)) {
+    let Ok(mut sid) = a.start_state(Anchored::No) else {
+        return;
+    };
+    for &b in hay {
+        sid = a.next_state(Anchored::No, sid, b);
+        if a.is_special(sid) && a.is_match(sid) {
+            for i in 0..a.match_len(sid) {
+                f(a.match_pattern(sid, i).as_usize());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn found(set: &GramSet, hay: &str) -> Vec<usize> {
+        let mut out = vec![];
+        set.scan(hay.as_bytes(), &mut |k| out.push(k));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    fn naive(list: &[String], hay: &str) -> Vec<usize> {
+        (0..list.len())
+            .filter(|&i| hay.contains(list[i].as_str()))
+            .collect()
+    }
+
+    #[test]
+    fn finds_every_literal_kind() {
+        let list: Vec<String> = ["", "ab", "\\rundll32.exe", ".exe", "é:", "xxxx", "xxxxx"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let set = GramSet::build(&list).expect("build");
+        assert_eq!(found(&set, ""), [0]);
+        assert_eq!(found(&set, "c:\\windows\\rundll32.exe x"), [0, 2, 3]);
+        assert_eq!(found(&set, "tab"), [0, 1]);
+        assert_eq!(found(&set, "café: xxxxx"), [0, 4, 5, 6]);
+        assert_eq!(found(&set, "xxx"), [0]);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Exactly the literals a substring search finds, on a small alphabet where
+        /// grams collide and literals overlap.
+        #[test]
+        fn agrees_with_substring_search(
+            list in proptest::collection::vec("[abé.]{1,7}", 1..40),
+            hay in "[abé.x]{0,60}",
+        ) {
+            let mut list = list;
+            list.sort();
+            list.dedup();
+            let set = GramSet::build(&list).expect("build");
+            prop_assert_eq!(found(&set, &hay), naive(&list, &hay));
+        }
+    }
+}
