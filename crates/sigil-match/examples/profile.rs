@@ -154,20 +154,30 @@ fn main() {
         let mut out = vec![];
         let mut fast = sigil_match::JsonEvent::default();
         let mut hits = vec![0usize; rules.len()];
+        let mut nanos = vec![0u128; rules.len()];
         for line in lines.iter().take(n) {
             fast.parse(line).expect("json");
             set.matching_into(&fast, &mut scratch, &mut out);
             for &r in scratch.last_candidate_rules() {
                 counts[r as usize] += 1;
-                hits[r as usize] += rules[r as usize].1.matches(&fast) as usize;
+                let t = Instant::now();
+                for _ in 0..20 {
+                    hits[r as usize] += rules[r as usize].1.matches(&fast) as usize;
+                }
+                nanos[r as usize] += t.elapsed().as_nanos() / 20;
             }
         }
         let mut order: Vec<usize> = (0..rules.len()).collect();
-        order.sort_by_key(|&r| std::cmp::Reverse(counts[r]));
+        order.sort_by_key(|&r| std::cmp::Reverse(nanos[r]));
+        let total: u128 = nanos.iter().sum();
+        eprintln!("evaluation: {} ns per event", total / n as u128);
         for &r in order.iter().take(25) {
             eprintln!(
-                "{:6} candidate {:6} match  {}",
-                counts[r], hits[r], rules[r].1.meta.title
+                "{:6} candidate {:6} match {:8} ns/event  {}",
+                counts[r],
+                hits[r] / 20,
+                nanos[r] / n as u128,
+                rules[r].1.meta.title
             );
         }
     }

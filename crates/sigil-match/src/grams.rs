@@ -9,12 +9,10 @@
 //! bit is set, a hash table lists the literals anchored on that gram and each is
 //! compared in place. Every occurrence of a literal contains its gram at a fixed offset,
 //! so every occurrence is found: the scan is exact, like the automaton it replaces.
-//! Literals shorter than a gram go to a small automaton of their own.
+//! Literals shorter than a gram are found the same way through a table of their first
+//! two bytes (and one of single bytes).
 //!
 //! Haystacks and literals must both be case-folded by the caller: comparison is bytewise.
-
-use aho_corasick::automaton::Automaton;
-use aho_corasick::{Anchored, MatchKind};
 
 /// Bytes per gram.
 const GRAM: usize = 4;
@@ -34,10 +32,67 @@ pub(crate) struct GramSet {
     anchors: Vec<Anchor>,
     /// All literal bytes.
     text: Vec<u8>,
-    /// Literals shorter than a gram: their automaton and its pattern ids → literal ids.
-    short: Option<(aho_corasick::dfa::DFA, Vec<u32>)>,
+    /// Literals shorter than a gram.
+    short: Option<Box<Short>>,
     /// The empty literal occurs in every haystack.
     empty: Option<u32>,
+}
+
+/// Literals of one to three bytes.
+struct Short {
+    /// Bit per byte value that is a one-byte literal, and those literals (byte, id).
+    single: [u64; 4],
+    singles: Vec<(u8, u32)>,
+    /// Bit per first two bytes (little-endian `u16`) of a two- or three-byte literal, and
+    /// those literals (first two bytes, id, text) sorted by their first two bytes.
+    pairs: Vec<u64>,
+    by_pair: Vec<(u16, u32, Box<[u8]>)>,
+}
+
+impl Short {
+    fn build(lits: &[(u32, &[u8])]) -> Short {
+        let mut short = Short {
+            single: [0; 4],
+            singles: vec![],
+            pairs: vec![0; 1 << 10],
+            by_pair: vec![],
+        };
+        for &(id, b) in lits {
+            if let [x] = b {
+                short.single[usize::from(*x >> 6)] |= 1 << (x & 63);
+                short.singles.push((*x, id));
+            } else {
+                let p = u16::from_le_bytes([b[0], b[1]]);
+                short.pairs[usize::from(p >> 6)] |= 1 << (p & 63);
+                short.by_pair.push((p, id, b.into()));
+            }
+        }
+        short.singles.sort_unstable();
+        short.by_pair.sort_unstable();
+        short
+    }
+
+    #[inline]
+    fn scan(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
+        for (i, &b) in hay.iter().enumerate() {
+            if self.single[usize::from(b >> 6)] & (1 << (b & 63)) != 0 {
+                self.singles
+                    .iter()
+                    .filter(|s| s.0 == b)
+                    .for_each(|s| f(s.1 as usize));
+            }
+            let Some(&b2) = hay.get(i + 1) else { break };
+            let p = u16::from_le_bytes([b, b2]);
+            if self.pairs[usize::from(p >> 6)] & (1 << (p & 63)) != 0 {
+                let from = self.by_pair.partition_point(|e| e.0 < p);
+                for (_, id, text) in self.by_pair[from..].iter().take_while(|e| e.0 == p) {
+                    if hay.get(i..i + text.len()) == Some(text) {
+                        f(*id as usize);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// A literal anchored on a gram: everything needed to check it without another look-up.
@@ -69,7 +124,7 @@ fn slot_index(g: u32) -> usize {
 
 impl GramSet {
     /// Literal ids are positions in `list`.
-    pub(crate) fn build(list: &[String]) -> Result<GramSet, String> {
+    pub(crate) fn build(list: &[String]) -> GramSet {
         // How many literals contain each gram: the anchor is the literal's rarest gram,
         // so a position where a common literal fragment (`.exe`) occurs checks few
         // literals, and distinct literals rarely share a bucket.
@@ -90,7 +145,6 @@ impl GramSet {
         let mut text = vec![];
         let mut by_gram: Vec<(u32, Anchor)> = vec![];
         let mut short = vec![];
-        let mut short_ids = vec![];
         let mut empty = None;
         for (id, l) in list.iter().enumerate() {
             let b = l.as_bytes();
@@ -100,8 +154,7 @@ impl GramSet {
             if b.is_empty() {
                 empty = Some(id);
             } else if b.len() < GRAM {
-                short.push(l.as_str());
-                short_ids.push(id);
+                short.push((id, b));
             } else {
                 let off = (0..=b.len() - GRAM)
                     .min_by_key(|&i| df.get(&gram_at(b, i)).copied().unwrap_or(0))
@@ -144,17 +197,8 @@ impl GramSet {
             }
             slots[at] = (g, start, anchors.len() as u32);
         }
-        let short = if short.is_empty() {
-            None
-        } else {
-            let dfa = aho_corasick::dfa::Builder::new()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(&short)
-                .map_err(|e| e.to_string())?;
-            Some((dfa, short_ids))
-        };
-        Ok(GramSet {
+        let short = (!short.is_empty()).then(|| Box::new(Short::build(&short)));
+        GramSet {
             bits,
             bits_log,
             slots,
@@ -162,7 +206,7 @@ impl GramSet {
             text,
             short,
             empty,
-        })
+        }
     }
 
     /// Call `f` with the id of every literal occurring in `hay` (at least once per
@@ -172,8 +216,8 @@ impl GramSet {
         if let Some(e) = self.empty {
             f(e as usize);
         }
-        if let Some((dfa, ids)) = &self.short {
-            scan_short(dfa, hay, &mut |p| f(ids[p] as usize));
+        if let Some(short) = &self.short {
+            short.scan(hay, f);
         }
         if self.slots.is_empty() || hay.len() < GRAM {
             return;
@@ -233,22 +277,6 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a[i..] == b[i..]
 }
 
-/// Every occurrence of every short literal (standard Aho-Corasick semantics).
-#[inline]
-fn scan_short(a: &aho_corasick::dfa::DFA, hay: &[u8], f: &mut impl FnMut(usize)) {
-    let Ok(mut sid) = a.start_state(Anchored::No) else {
-        return;
-    };
-    for &b in hay {
-        sid = a.next_state(Anchored::No, sid, b);
-        if a.is_special(sid) && a.is_match(sid) {
-            for i in 0..a.match_len(sid) {
-                f(a.match_pattern(sid, i).as_usize());
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -274,7 +302,7 @@ mod tests {
             .iter()
             .map(|s| s.to_string())
             .collect();
-        let set = GramSet::build(&list).expect("build");
+        let set = GramSet::build(&list);
         assert_eq!(found(&set, ""), [0]);
         assert_eq!(found(&set, "c:\\windows\\rundll32.exe x"), [0, 2, 3]);
         assert_eq!(found(&set, "tab"), [0, 1]);
@@ -294,7 +322,7 @@ mod tests {
             let mut list = list;
             list.sort();
             list.dedup();
-            let set = GramSet::build(&list).expect("build");
+            let set = GramSet::build(&list);
             prop_assert_eq!(found(&set, &hay), naive(&list, &hay));
         }
     }

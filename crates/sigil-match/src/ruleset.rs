@@ -86,12 +86,12 @@ pub struct RuleSet {
     /// The fields of `field_lits`.
     lit_fields: FieldTable,
     /// Group (literal, field) → compiled rules requiring it.
-    group_rules: Vec<Vec<u32>>,
+    group_rules: Lists,
     /// Equality keys → compiled rules.
     keys: KeyIndex,
     /// Per compiled rule: its key ids (any of them must hold), whether it is behind the
     /// key index / the literal scanner.
-    rule_keys: Vec<Vec<u32>>,
+    rule_keys: Lists,
     has_key: Vec<bool>,
     always: Vec<u32>,
     stats: RuleSetStats,
@@ -253,6 +253,37 @@ fn required(e: &Expr, freq: &Freq, skip: &[(String, KeyVal)]) -> Req {
     }
 }
 
+/// Lists of ids in one allocation (a `Vec<Vec<u32>>` costs a pointer chase, and a likely
+/// cache miss, per list on the per-event path).
+#[derive(Clone, Debug, Default)]
+struct Lists {
+    /// List `i` is `items[ends[i - 1]..ends[i]]`.
+    ends: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Lists {
+    fn new(lists: impl IntoIterator<Item = impl IntoIterator<Item = u32>>) -> Lists {
+        let mut out = Lists::default();
+        for l in lists {
+            out.items.extend(l);
+            out.ends.push(out.items.len() as u32);
+        }
+        out
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.items[start..self.ends[i] as usize]
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+}
+
 /// Field id of a keyword literal's group (any string value).
 const ANY: u32 = u32::MAX;
 
@@ -263,18 +294,16 @@ type LitGroups = Vec<Vec<(u32, u32)>>;
 /// require it.
 struct Literals {
     ac: GramSet,
-    by_lit: Vec<Vec<(u32, u32)>>,
+    /// Per literal, the groups (ids) it wakes.
+    by_lit: Lists,
 }
 
 impl Literals {
-    fn build(list: Vec<String>, by_lit: Vec<Vec<(u32, u32)>>) -> Result<Option<Literals>, String> {
-        if list.is_empty() {
-            return Ok(None);
-        }
-        Ok(Some(Literals {
-            ac: GramSet::build(&list)?,
-            by_lit,
-        }))
+    fn build(list: Vec<String>, by_lit: Vec<Vec<(u32, u32)>>) -> Option<Literals> {
+        (!list.is_empty()).then(|| Literals {
+            ac: GramSet::build(&list),
+            by_lit: Lists::new(by_lit.into_iter().map(|l| l.into_iter().map(|(_, g)| g))),
+        })
     }
 }
 
@@ -374,7 +403,6 @@ impl RuleSet {
         let mut keys = KeyIndex::default();
         let mut rule_keys: Vec<Vec<u32>> = vec![];
         let mut has_key = vec![];
-        let mut has_literal = vec![];
         for (i, r) in rules.iter().enumerate() {
             let c = match CompiledRule::compile(r) {
                 Ok(c) => c,
@@ -392,7 +420,6 @@ impl RuleSet {
                 // Empty literals give no selectivity.
                 .filter(|set| set.iter().all(|s| !s.1.is_empty()));
             has_key.push(key_set.is_some());
-            has_literal.push(req.is_some());
             rule_keys.push(match key_set {
                 Some(k) => keys.add(id, k, req.is_none(), crate::compile::intern),
                 None => vec![],
@@ -481,41 +508,21 @@ impl RuleSet {
             l.extend(list_any.iter().cloned());
             b.extend(by_any.iter().cloned());
         }
-        let built = Literals::build(list_field, by_field)
-            .and_then(|f| Literals::build(list_any, by_any).map(|a| (f, a)))
-            .and_then(|pair| {
-                per_field_lists
-                    .into_iter()
-                    .map(|(l, b)| Literals::build(l, b))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map(|per| (pair, per))
-            });
-        let ((field_lits, any_lits), per_field) = match built {
-            Ok(all) => all,
-            Err(e) => {
-                errors.push(MatchError::new(format!(
-                    "prefilter disabled: cannot build the literal scanner: {e}"
-                )));
-                // Without the scanner every rule is evaluated: correct, only slower.
-                always = (0..compiled.len() as u32).collect();
-                keys = KeyIndex::default();
-                rule_keys.iter_mut().for_each(Vec::clear);
-                has_key.iter_mut().for_each(|h| *h = false);
-                has_literal.iter_mut().for_each(|h| *h = false);
-                group_rules.clear();
-                ((None, None), vec![])
-            }
-        };
-        let ac_built = field_lits.is_some() || any_lits.is_some();
+        let field_lits = Literals::build(list_field, by_field);
+        let any_lits = Literals::build(list_any, by_any);
+        let per_field: Vec<Option<Literals>> = per_field_lists
+            .into_iter()
+            .map(|(l, b)| Literals::build(l, b))
+            .collect();
         let stats = RuleSetStats {
             rules: compiled.len(),
             prefiltered: compiled.len() - always.len(),
             always: always.len(),
-            literals: if ac_built { literal_count } else { 0 },
+            literals: literal_count,
             keyed: has_key.iter().filter(|k| **k).count(),
             keys: keys.key_count(),
         };
-        debug_assert!(!ac_built || stats.prefiltered == prefiltered);
+        debug_assert_eq!(stats.prefiltered, prefiltered);
         (
             RuleSet {
                 rules: compiled,
@@ -526,9 +533,9 @@ impl RuleSet {
                 key_opens,
                 any_lits,
                 lit_fields,
-                group_rules,
+                group_rules: Lists::new(group_rules),
                 keys,
-                rule_keys,
+                rule_keys: Lists::new(rule_keys),
                 has_key,
                 always,
                 stats,
@@ -668,11 +675,13 @@ impl RuleSet {
                 return;
             }
             group_seen[g as usize] = generation;
-            for &r in &self.group_rules[g as usize] {
+            for &r in self.group_rules.get(g) {
                 let ri = r as usize;
                 if rule_seen[ri] != generation
                     && (!self.has_key[ri]
-                        || self.rule_keys[ri]
+                        || self
+                            .rule_keys
+                            .get(r)
                             .iter()
                             .any(|k| key_seen[*k as usize] == generation))
                 {
@@ -719,7 +728,7 @@ impl RuleSet {
                 };
                 for lits in [first, second].into_iter().flatten() {
                     lits.ac.scan(hay.as_bytes(), &mut |k| {
-                        for &(_, g) in &lits.by_lit[k] {
+                        for &g in lits.by_lit.get(k as u32) {
                             wake(g);
                         }
                     });
