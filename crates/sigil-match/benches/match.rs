@@ -8,7 +8,8 @@
 //!   top level, the layout the rules name); sigil also runs on the nested originals with
 //!   the `windows-evtx-json` pipeline. sigil and rsigma apply the `windows-logsources`
 //!   pipeline (Channel/EventID conditions per log source); sigma-rust has no pipelines
-//!   and evaluates the bare detections.
+//!   and evaluates the bare detections. rsigma rejects about half the rules under the
+//!   pipeline, so both sigil and rsigma also run without it (the like-for-like pair).
 //! * `cloudtrail`: every SigmaHQ CloudTrail rule over the 2,900 invictus CloudTrail
 //!   records, cycled likewise.
 //!
@@ -340,6 +341,13 @@ fn runners(w: &Workload) -> Vec<(Box<dyn Runner>, bool)> {
             false,
         ),
     ];
+    if !w.pipelines.is_empty() {
+        // The like-for-like row for rsigma's no-pipeline run: the same bare detections.
+        v.push((
+            Box::new(Sigil::new("sigil (no pipeline)", &w.rules_dir, &[])),
+            false,
+        ));
+    }
     if w.nested.is_some() {
         v.push((
             Box::new(Sigil::new(
