@@ -1,9 +1,7 @@
 //! `--fix`: mechanical repairs applied to the file text at the located spans (never by
-//! re-serialising YAML, so comments and formatting elsewhere stay as written), written
-//! through a temporary file in the same directory and an atomic rename.
-
-use std::io::Write;
-use std::path::Path;
+//! re-serialising YAML, so comments and formatting elsewhere stay as written). Writing the
+//! result back is the caller's (the CLI replaces the file through a temporary file and an
+//! atomic rename).
 
 use crate::Finding;
 
@@ -80,33 +78,6 @@ pub fn apply(src: &str, findings: &[&Finding]) -> Outcome {
     }
 }
 
-/// Replace `path` with `text` through a temporary file in the same directory and a
-/// rename, keeping the original file's permissions.
-pub fn write_atomic(path: &Path, text: &str) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "rule".into());
-    let tmp = dir.join(format!(".{name}.sigil-fix-{}", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        if let Ok(meta) = std::fs::metadata(path) {
-            std::fs::set_permissions(&tmp, meta.permissions())?;
-        }
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,18 +118,5 @@ mod tests {
         let c = finding(1, 1, "attack.T1059", "x");
         let out = apply(src, &[&c]);
         assert_eq!((out.text.as_str(), out.applied, out.skipped), (src, 0, 1));
-    }
-
-    #[test]
-    fn atomic_write_replaces_content() {
-        let dir = std::env::temp_dir().join(format!("sigil-fix-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let p = dir.join("r.yml");
-        std::fs::write(&p, "old").unwrap();
-        write_atomic(&p, "new").unwrap();
-        assert_eq!(std::fs::read_to_string(&p).unwrap(), "new");
-        let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
-        assert_eq!(leftovers.len(), 1, "no temporary file left behind");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

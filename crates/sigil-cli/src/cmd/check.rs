@@ -380,7 +380,7 @@ fn apply_fixes(run: &mut Run, shown: Severity) -> anyhow::Result<(usize, usize)>
                 true => format!("\u{feff}{}", outcome.text),
                 false => outcome.text,
             };
-            sigil_check::fix::write_atomic(std::path::Path::new(&*file.path), &text)
+            crate::atomic::write_atomic(std::path::Path::new(&*file.path), text.as_bytes(), true)
                 .with_context(|| format!("writing {}", file.path))?;
             applied += outcome.applied;
             written += 1;

@@ -261,7 +261,7 @@ pub fn run(args: ConvertArgs) -> anyhow::Result<ExitCode> {
             out.write_all(text.as_bytes())?;
             out.flush()?;
         }
-        Destination::File(path) => write_atomic(path, text.as_bytes(), true)?,
+        Destination::File(path) => crate::atomic::write_atomic(path, text.as_bytes(), true)?,
         Destination::Dir(dir) => {
             let ext = extension(backend.name(), &format);
             let files = per_rule_files(&args.paths, &per_rule, ext)?;
@@ -459,7 +459,7 @@ fn write_dir(dir: &Path, files: &[(PathBuf, String)]) -> anyhow::Result<()> {
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        write_atomic(&target, text.as_bytes(), false)
+        crate::atomic::write_atomic(&target, text.as_bytes(), false)
     })?;
     let current: std::collections::BTreeSet<PathBuf> =
         files.iter().map(|(r, _)| r.clone()).collect();
@@ -474,50 +474,5 @@ fn write_dir(dir: &Path, files: &[(PathBuf, String)]) -> anyhow::Result<()> {
         manifest.push_str(&rel.to_string_lossy());
         manifest.push('\n');
     }
-    write_atomic(&manifest_path, manifest.as_bytes(), true)
-}
-
-/// Write a file through a temporary file in the same directory and a rename, so a failed
-/// run never leaves a half-written file in place of the previous one. The temporary file
-/// is created exclusively (an existing file of that name is never touched) and removed
-/// if anything fails. `durable` also syncs the data to disk before the rename (one file:
-/// yes; thousands of per-rule files: no, the rename alone keeps each file whole).
-fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_else(|| "out".into());
-    let mut attempt = 0u32;
-    let (tmp, mut file) = loop {
-        let tmp = dir.join(format!(
-            ".{name}.sigil-tmp-{}-{attempt}",
-            std::process::id()
-        ));
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-        {
-            Ok(f) => break (tmp, f),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 => {
-                attempt += 1
-            }
-            Err(e) => return Err(e).with_context(|| format!("creating {}", tmp.display())),
-        }
-    };
-    let written = file
-        .write_all(bytes)
-        .and_then(|()| if durable { file.sync_all() } else { Ok(()) })
-        .with_context(|| format!("writing {}", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
-        });
-    if written.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    written
+    crate::atomic::write_atomic(&manifest_path, manifest.as_bytes(), true)
 }
