@@ -157,19 +157,27 @@ impl Collection {
     /// affected file). [`Collection::lower`] already does this for its own errors; this is
     /// for errors found later (validators, pipelines). Located errors are left as they are.
     pub fn resolve_errors(&self, errors: &mut [Error]) {
-        let mut locators: HashMap<&str, crate::locate::Locator> = HashMap::new();
+        let mut files: Vec<&LoadedFile> = vec![];
         for e in errors
-            .iter_mut()
+            .iter()
             .filter(|e| e.span.is_none() && e.path.is_some())
         {
-            let Some(file) = self.files.iter().find(|f| f.path == e.file) else {
-                continue;
-            };
-            let loc = locators
-                .entry(&file.path)
-                .or_insert_with(|| crate::locate::Locator::new(&file.source));
-            e.resolve(loc);
+            if let Some(f) = self.files.iter().find(|f| f.path == e.file) {
+                if !files.iter().any(|x| std::ptr::eq(*x, f)) {
+                    files.push(f);
+                }
+            }
         }
+        for f in files {
+            f.resolve_errors(errors);
+        }
+    }
+
+    /// Whether any document is a filter or a correlation: then lowering a rule needs the
+    /// whole set ([`Collection::lower`]), not only its own file ([`lower_file`]).
+    pub fn has_set_level_documents(&self) -> bool {
+        self.documents()
+            .any(|d| matches!(d, Document::Filter(_) | Document::Correlation(_)))
     }
 
     pub fn documents(&self) -> impl Iterator<Item = &Document> {
@@ -318,6 +326,32 @@ impl Collection {
         self.resolve_errors(&mut out.errors);
         out
     }
+}
+
+/// Lower one file's rules and filter detections on their own, with located errors: what
+/// [`Collection::lower`] gives for them when the set holds no filter and no correlation
+/// documents ([`Collection::has_set_level_documents`]), filters not applied. For work
+/// that goes file by file (`sigil check` loads, lowers and validates each file in one
+/// parallel pass, and drops the IR as soon as the file is checked).
+pub fn lower_file(file: &LoadedFile) -> (Vec<RuleIr>, Vec<Error>) {
+    let mut rules = vec![];
+    let mut errors = vec![];
+    for d in &file.documents {
+        match d {
+            Document::Rule(r) => match lower_rule(r) {
+                Ok(ir) => rules.push(ir),
+                Err(errs) => errors.extend(errs.into_iter().map(|e| locate(e, &r.meta))),
+            },
+            Document::Filter(f) => {
+                if let Err(errs) = lower_detection(&f.detection) {
+                    errors.extend(errs.into_iter().map(|e| locate(e, &f.meta)));
+                }
+            }
+            Document::Correlation(_) => {}
+        }
+    }
+    file.resolve_errors(&mut errors);
+    (rules, errors)
 }
 
 fn has_cycle(corrs: &[CorrelationIr]) -> bool {

@@ -46,6 +46,20 @@ pub struct LoadedFile {
 }
 
 /// Read and load a file. I/O, size and encoding problems become errors of the result.
+impl LoadedFile {
+    /// Fill in line and column of this file's errors found after loading (one marked
+    /// re-parse, only if some error needs it). Located errors are left as they are.
+    pub fn resolve_errors(&self, errors: &mut [Error]) {
+        let mut locator = None;
+        for e in errors
+            .iter_mut()
+            .filter(|e| e.span.is_none() && e.path.is_some() && e.file == self.path)
+        {
+            e.resolve(locator.get_or_insert_with(|| crate::locate::Locator::new(&self.source)));
+        }
+    }
+}
+
 pub fn load_file(path: &Path) -> LoadedFile {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     let fail = |kind| LoadedFile {

@@ -215,12 +215,22 @@ struct Run {
 
 fn analyse(args: &CheckArgs, config: &Config) -> anyhow::Result<Run> {
     let files = find_rule_files(&args.paths)?;
-    let loaded: Vec<_> = files.par_iter().map(|p| load_file(p)).collect();
-    let collection = Collection::from_files(loaded);
-    let lowered = collection.lower();
+    // Syntax only: load and lower. Otherwise load, lower and validate file by file.
+    let (collection, errors, validated) = if args.syntax {
+        let loaded: Vec<_> = files.par_iter().map(|p| load_file(p)).collect();
+        let collection = Collection::from_files(loaded);
+        let mut lowered = collection.lower();
+        let errors = std::mem::take(&mut lowered.errors);
+        // Needed no further, and the process ends soon: not freed one node at a time.
+        std::mem::forget(lowered);
+        (collection, errors, None)
+    } else {
+        let checked = sigil_check::check_files(&files, config);
+        (checked.collection, checked.errors, Some(checked.findings))
+    };
     let mut findings: Vec<Finding> = collection
         .load_errors()
-        .chain(lowered.errors.iter())
+        .chain(errors.iter())
         .map(Finding::from_error)
         .collect();
     // Documents that failed to load are not in `documents`; count each once.
@@ -231,17 +241,14 @@ fn analyse(args: &CheckArgs, config: &Config) -> anyhow::Result<Run> {
         failed.dedup();
         documents += f.documents.len() + failed.len();
     }
-    if !args.syntax {
+    if let Some(mut v) = validated {
         let broken: std::collections::HashSet<(&str, usize)> =
             findings.iter().map(|f| (&*f.file, f.document)).collect();
-        let mut v = sigil_check::check(&collection, &lowered, config);
         // A regex that does not compile is already a lowering (syntax) error.
         v.retain(|f| !(f.validator == "regex_invalid" && broken.contains(&(&*f.file, f.document))));
         drop(broken);
         findings.extend(v);
     }
-    // Needed no further, and the process ends soon: not freed one node at a time.
-    std::mem::forget(lowered);
     Ok(Run {
         collection,
         findings,
