@@ -32,7 +32,9 @@ pub struct Span {
 /// [`crate::locate`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PathSeg {
-    Key(String),
+    /// Shared: a path is copied for every node below it, and copies of a key are
+    /// reference counts, not allocations.
+    Key(Arc<str>),
     Index(usize),
 }
 
@@ -49,7 +51,7 @@ impl YamlPath {
         YamlPath::default()
     }
     pub fn key(&self, k: &str) -> Self {
-        self.with(PathSeg::Key(k.to_string()))
+        self.with(PathSeg::Key(Arc::from(k)))
     }
     pub fn index(&self, i: usize) -> Self {
         self.with(PathSeg::Index(i))
@@ -72,7 +74,7 @@ impl YamlPath {
     }
     pub fn of(segs: &[&str]) -> Self {
         YamlPath {
-            segs: segs.iter().map(|s| PathSeg::Key(s.to_string())).collect(),
+            segs: segs.iter().map(|s| PathSeg::Key(Arc::from(*s))).collect(),
             at_key: false,
         }
     }

@@ -124,7 +124,7 @@ impl Locator {
                 (PathSeg::Key(k), Node::Map { entries, .. }) => {
                     let (kn, vn) = entries
                         .iter()
-                        .find(|(kn, _)| matches!(kn, Node::Scalar { text, .. } if text == k))?;
+                        .find(|(kn, _)| matches!(kn, Node::Scalar { text, .. } if **text == **k))?;
                     key_node = Some(kn);
                     node = vn;
                 }
