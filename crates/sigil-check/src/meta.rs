@@ -618,8 +618,9 @@ fn attack_kind(name: &str) -> &'static str {
 /// Checks across the whole set: duplicate ids, titles and file names.
 pub fn cross_rule(set: &Collection, _config: &Config) -> Vec<Finding> {
     let mut out = vec![];
-    let mut ids: HashMap<uuid::Uuid, &RuleMeta> = HashMap::new();
-    let mut titles: HashMap<&str, &RuleMeta> = HashMap::new();
+    let n = set.files.len();
+    let mut ids: HashMap<uuid::Uuid, &RuleMeta> = HashMap::with_capacity(n);
+    let mut titles: HashMap<&str, &RuleMeta> = HashMap::with_capacity(n);
     let mk = |id: &'static str, meta: &RuleMeta, path: YamlPath, message: String, help: String| {
         Finding {
             validator: id,
@@ -672,15 +673,16 @@ pub fn cross_rule(set: &Collection, _config: &Config) -> Vec<Finding> {
             titles.insert(&meta.title, meta);
         }
     }
-    let mut names: HashMap<String, &str> = HashMap::new();
+    let mut names: HashMap<&str, &str> = HashMap::with_capacity(n);
     for f in &set.files {
+        // The path is a `str`: so is its last component.
         let Some(name) = std::path::Path::new(&*f.path)
             .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
+            .and_then(|n| n.to_str())
         else {
             continue;
         };
-        if let Some(first) = names.get(&name) {
+        if let Some(first) = names.get(name) {
             let meta = f.documents.first().map(|d| d.meta().clone());
             let mut finding = Finding {
                 validator: "filename_duplicate",
