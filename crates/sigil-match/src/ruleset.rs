@@ -160,9 +160,10 @@ fn pred_req(p: &Pred) -> Option<(Target, String)> {
     }
 }
 
-/// The required literals of a regular expression: its prefix literals (every match
-/// starts with one of them), case-folded; `None` when they are unbounded, empty or not
-/// whole characters.
+/// The required literals of a regular expression, case-folded: its prefix literals (every
+/// match starts with one of them) or, when that is better, the longest literal every match
+/// contains ([`inner_literal`]: `(?i)\.exe\s+.*werfaultsecure\.exe` gives
+/// `werfaultsecure.exe`, not `.exe`); `None` when neither is known.
 fn regex_req(field: &str, regex: &str, flags: &RegexFlags) -> Option<Vec<(Target, String)>> {
     use regex_syntax::hir::literal::{ExtractKind, Extractor};
     let hir = regex_syntax::ParserBuilder::new()
@@ -173,17 +174,117 @@ fn regex_req(field: &str, regex: &str, flags: &RegexFlags) -> Option<Vec<(Target
         .parse(regex)
         .ok()?;
     let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
-    let mut out = vec![];
-    for lit in seq.literals()? {
-        let text = std::str::from_utf8(lit.as_bytes()).ok()?;
-        if text.is_empty() {
-            return None;
+    let mut prefixes = vec![];
+    for lit in seq.literals().into_iter().flatten() {
+        match std::str::from_utf8(lit.as_bytes()) {
+            Ok(text) if !text.is_empty() => prefixes.push(fold::fold(text)),
+            _ => {
+                prefixes.clear();
+                break;
+            }
         }
-        out.push((Some(field.to_string()), fold::fold(text)));
     }
+    let inner = inner_literal(&hir).map(|l| fold::fold(&l));
+    // A set is as selective as its shortest member.
+    let shortest = prefixes.iter().map(|p| p.chars().count()).min();
+    let out: Vec<String> = match (inner, shortest) {
+        (Some(i), Some(n)) if i.chars().count() > n => vec![i],
+        (Some(i), None) => vec![i],
+        (_, Some(_)) => prefixes,
+        (None, None) => return None,
+    };
+    let mut out: Vec<(Target, String)> = out
+        .into_iter()
+        .map(|l| (Some(field.to_string()), l))
+        .collect();
     out.sort();
     out.dedup();
-    (!out.is_empty()).then_some(out)
+    Some(out)
+}
+
+/// The longest literal that every match of `hir` contains, if one is known: literal runs of
+/// concatenations (a class of one character's case variants counts as that character),
+/// looking into groups and repetitions of at least one. Alternations and optional parts
+/// give nothing.
+fn inner_literal(hir: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Literal(_) | HirKind::Class(_) => exact_text(hir),
+        HirKind::Capture(c) => inner_literal(&c.sub),
+        HirKind::Repetition(r) if r.min >= 1 => inner_literal(&r.sub),
+        HirKind::Concat(items) => {
+            let mut best: Option<String> = None;
+            let mut run = String::new();
+            let keep = |cand: String, best: &mut Option<String>| {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| cand.chars().count() > b.chars().count())
+                {
+                    *best = Some(cand);
+                }
+            };
+            for item in items {
+                match exact_text(item) {
+                    Some(p) => run.push_str(&p),
+                    None => {
+                        if !run.is_empty() {
+                            keep(std::mem::take(&mut run), &mut best);
+                        }
+                        if let Some(inner) = inner_literal(item) {
+                            keep(inner, &mut best);
+                        }
+                    }
+                }
+            }
+            if !run.is_empty() {
+                keep(run, &mut best);
+            }
+            best
+        }
+        _ => None,
+    }
+}
+
+/// The text `hir` matches when it matches exactly one text (up to case): literals,
+/// single-character classes, and groups and concatenations of them.
+fn exact_text(hir: &regex_syntax::hir::Hir) -> Option<String> {
+    use regex_syntax::hir::HirKind;
+    match hir.kind() {
+        HirKind::Literal(l) => std::str::from_utf8(&l.0).ok().map(str::to_string),
+        HirKind::Class(_) => class_char(hir).map(String::from),
+        HirKind::Capture(c) => exact_text(&c.sub),
+        HirKind::Concat(items) => items.iter().map(exact_text).collect(),
+        _ => None,
+    }
+}
+
+/// The one character (up to case) a class matches: `[Ww]`, `[Kk\u{212A}]`.
+fn class_char(hir: &regex_syntax::hir::Hir) -> Option<char> {
+    use regex_syntax::hir::{Class, HirKind};
+    let HirKind::Class(class) = hir.kind() else {
+        return None;
+    };
+    let mut chars: Vec<char> = vec![];
+    match class {
+        Class::Unicode(u) => {
+            for r in u.iter() {
+                if (r.end() as u32 - r.start() as u32) > 3 {
+                    return None;
+                }
+                chars.extend(r.start()..=r.end());
+            }
+        }
+        Class::Bytes(b) => {
+            for r in b.iter() {
+                if r.end() - r.start() > 3 || r.end() >= 0x80 {
+                    return None;
+                }
+                chars.extend((r.start()..=r.end()).map(char::from));
+            }
+        }
+    }
+    let first = fold::fold_char(*chars.first()?);
+    (chars.len() <= 4 && chars.iter().all(|c| fold::fold_char(*c) == first)).then_some(first)
 }
 
 /// How many rules could use each (field, literal): common ones (a log source's
@@ -737,5 +838,49 @@ impl RuleSet {
             false
         });
         candidates.sort_unstable();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(re: &str, ignore_case: bool) -> Option<Vec<String>> {
+        let flags = RegexFlags {
+            ignore_case,
+            ..Default::default()
+        };
+        regex_req("F", re, &flags).map(|v| v.into_iter().map(|(_, l)| l).collect())
+    }
+
+    #[test]
+    fn regex_literals() {
+        // Prefixes when they are the better choice, the inner literal otherwise.
+        assert_eq!(
+            req("^(Foo|Bar)baz", false),
+            Some(vec!["barbaz".into(), "foobaz".into()])
+        );
+        assert_eq!(
+            req(
+                r"(?i)\.exe[\x22']?\s+[^\x22]{0,64}werfaultsecure\.exe",
+                false
+            ),
+            Some(vec!["werfaultsecure.exe".into()])
+        );
+        // Case-insensitive letters are classes of their variants.
+        assert_eq!(
+            req(r"\w+Invoke-Expression\s", true),
+            Some(vec!["invoke-expression".into()])
+        );
+        // Inside groups and repetitions of at least one; not in optional parts.
+        assert_eq!(
+            req(r"\d(?:ab(cdef)x)+", false),
+            Some(vec!["abcdefx".into()])
+        );
+        assert_eq!(req(r"\d(?:abcdef)?x", false), Some(vec!["x".into()]));
+        assert_eq!(req(r"\w+`\w", false), Some(vec!["`".into()]));
+        // Nothing required.
+        assert_eq!(req(r"\w+(a|b)", false), None);
+        assert_eq!(req(r"[a-z]+", false), None);
     }
 }
