@@ -19,150 +19,14 @@
 //! `SIGIL_BENCH_TABLE=1` prints a table of events/s (what `scripts/bench-match.sh` runs);
 //! otherwise criterion measures one pass over the base events per engine.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput};
-use serde_json::{Map, Value as Json};
 
-fn corpus() -> PathBuf {
-    let p = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ));
-    assert!(
-        p.join("sigmahq").is_dir(),
-        "the corpus is missing under {}",
-        p.display()
-    );
-    p.to_path_buf()
-}
-
-fn walk(dir: &Path, ext: &[&str], out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, ext, out);
-        } else if p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| ext.contains(&e))
-        {
-            out.push(p);
-        }
-    }
-}
-
-/// System fields and EventData/UserData fields at the top level.
-fn flatten_evtx(ev: &Json) -> Json {
-    let mut flat = Map::new();
-    let e = &ev["Event"];
-    let sys = &e["System"];
-    let eid = if sys["EventID"].is_object() {
-        sys["EventID"]["#text"].clone()
-    } else {
-        sys["EventID"].clone()
-    };
-    flat.insert("EventID".into(), eid);
-    for k in [
-        "Channel",
-        "Computer",
-        "Level",
-        "Task",
-        "Opcode",
-        "Keywords",
-        "EventRecordID",
-    ] {
-        if !sys[k].is_null() {
-            flat.insert(k.into(), sys[k].clone());
-        }
-    }
-    flat.insert(
-        "Provider_Name".into(),
-        sys["Provider"]["#attributes"]["Name"].clone(),
-    );
-    if let Some(t) = sys["TimeCreated"]["#attributes"]["SystemTime"].as_str() {
-        flat.insert("@timestamp".into(), Json::from(t));
-    }
-    if let Some(data) = e["EventData"].as_object() {
-        for (k, v) in data {
-            flat.insert(k.clone(), v.clone());
-        }
-    }
-    if let Some(user) = e["UserData"].as_object() {
-        for inner in user.values().filter_map(Json::as_object) {
-            for (k, v) in inner.iter().filter(|(k, _)| !k.starts_with('#')) {
-                flat.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    Json::Object(flat)
-}
-
-struct Workload {
-    name: &'static str,
-    rules_dir: PathBuf,
-    /// JSON lines every engine reads.
-    lines: Vec<String>,
-    /// sigil only: the nested originals and their pipelines.
-    nested: Option<Vec<String>>,
-    pipelines: Vec<String>,
-    nested_pipelines: Vec<String>,
-}
-
-fn windows() -> Workload {
-    let c = corpus();
-    let mut files = vec![];
-    walk(&c.join("sigmahq/regression_data"), &["json"], &mut files);
-    let mut nested = vec![];
-    let mut flat = vec![];
-    for f in files {
-        let text = std::fs::read_to_string(&f).expect("read");
-        for v in serde_json::Deserializer::from_str(&text).into_iter::<Json>() {
-            let v = v.expect("regression JSON");
-            flat.push(flatten_evtx(&v).to_string());
-            nested.push(v.to_string());
-        }
-    }
-    Workload {
-        name: "windows",
-        rules_dir: c.join("sigmahq/rules/windows"),
-        lines: flat,
-        nested: Some(nested),
-        pipelines: vec!["windows-logsources".into()],
-        nested_pipelines: vec!["windows-logsources".into(), "windows-evtx-json".into()],
-    }
-}
-
-fn cloudtrail() -> Workload {
-    let c = corpus();
-    let mut files = vec![];
-    walk(
-        &c.join("cloudtrail/invictus-aws-dataset/CloudTrail"),
-        &["json"],
-        &mut files,
-    );
-    let mut lines = vec![];
-    for f in files {
-        let v: Json = serde_json::from_str(&std::fs::read_to_string(&f).expect("read"))
-            .expect("CloudTrail JSON");
-        for r in v["Records"].as_array().expect("Records") {
-            lines.push(r.to_string());
-        }
-    }
-    Workload {
-        name: "cloudtrail",
-        rules_dir: c.join("sigmahq/rules/cloud/aws/cloudtrail"),
-        lines,
-        nested: None,
-        pipelines: vec![],
-        nested_pipelines: vec![],
-    }
-}
+mod workloads;
+use serde_json::Value as Json;
+use workloads::{cloudtrail, walk, windows, Workload};
 
 trait Runner {
     fn name(&self) -> String;
@@ -271,7 +135,11 @@ struct SigmaRust {
 impl SigmaRust {
     fn new(dir: &Path) -> SigmaRust {
         let mut files = vec![];
-        walk(dir, &["yml", "yaml"], &mut files);
+        walk(
+            dir,
+            &|n| n.ends_with(".yml") || n.ends_with(".yaml"),
+            &mut files,
+        );
         let mut rules = vec![];
         let mut failed = 0;
         for f in files {

@@ -7,134 +7,36 @@
 //! `cloudtrail`. MODE: `value` (serde_json::Value events), `fast` (the default: the
 //! crate's fast event type), `parse` (parsing only), `naive` (every rule, no RuleSet).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use serde_json::{Map, Value as Json};
+use serde_json::Value as Json;
 
-fn corpus() -> PathBuf {
-    let p = Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpus"
-    ));
-    assert!(
-        p.join("sigmahq").is_dir(),
-        "the corpus is missing under {}",
-        p.display()
-    );
-    p.to_path_buf()
-}
-
-fn walk(dir: &Path, ext: &str, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("read_dir")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, ext, out);
-        } else if p.extension().and_then(|e| e.to_str()) == Some(ext) {
-            out.push(p);
-        }
-    }
-}
-
-/// Same flattening as the bench.
-fn flatten_evtx(ev: &Json) -> Json {
-    let mut flat = Map::new();
-    let e = &ev["Event"];
-    let sys = &e["System"];
-    let eid = if sys["EventID"].is_object() {
-        sys["EventID"]["#text"].clone()
-    } else {
-        sys["EventID"].clone()
-    };
-    flat.insert("EventID".into(), eid);
-    for k in [
-        "Channel",
-        "Computer",
-        "Level",
-        "Task",
-        "Opcode",
-        "Keywords",
-        "EventRecordID",
-    ] {
-        if !sys[k].is_null() {
-            flat.insert(k.into(), sys[k].clone());
-        }
-    }
-    flat.insert(
-        "Provider_Name".into(),
-        sys["Provider"]["#attributes"]["Name"].clone(),
-    );
-    if let Some(t) = sys["TimeCreated"]["#attributes"]["SystemTime"].as_str() {
-        flat.insert("@timestamp".into(), Json::from(t));
-    }
-    if let Some(data) = e["EventData"].as_object() {
-        for (k, v) in data {
-            flat.insert(k.clone(), v.clone());
-        }
-    }
-    if let Some(user) = e["UserData"].as_object() {
-        for inner in user.values().filter_map(Json::as_object) {
-            for (k, v) in inner.iter().filter(|(k, _)| !k.starts_with('#')) {
-                flat.insert(k.clone(), v.clone());
-            }
-        }
-    }
-    Json::Object(flat)
-}
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let workload = args.get(1).map(String::as_str).unwrap_or("windows");
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(2000);
     let mode = args.get(3).map(String::as_str).unwrap_or("fast");
-    let c = corpus();
     let (rules_dir, pipelines, lines): (PathBuf, Vec<String>, Vec<String>) = match workload {
         "cloudtrail" => {
-            let mut files = vec![];
-            walk(
-                &c.join("cloudtrail/invictus-aws-dataset/CloudTrail"),
-                "json",
-                &mut files,
-            );
-            let mut lines = vec![];
-            for f in files {
-                let v: Json = serde_json::from_str(&std::fs::read_to_string(&f).expect("read"))
-                    .expect("json");
-                for r in v["Records"].as_array().expect("Records") {
-                    lines.push(r.to_string());
-                }
-            }
-            (c.join("sigmahq/rules/cloud/aws/cloudtrail"), vec![], lines)
+            let w = workloads::cloudtrail();
+            (w.rules_dir, w.pipelines, w.lines)
         }
-        w => {
-            let nested = w == "nested";
-            let mut files = vec![];
-            walk(&c.join("sigmahq/regression_data"), "json", &mut files);
-            let mut lines = vec![];
-            for f in files {
-                let text = std::fs::read_to_string(&f).expect("read");
-                for v in serde_json::Deserializer::from_str(&text).into_iter::<Json>() {
-                    let v = v.expect("json");
-                    lines.push(if nested {
-                        v.to_string()
-                    } else {
-                        flatten_evtx(&v).to_string()
-                    });
-                }
-            }
-            let mut p = if w == "bare" {
-                vec![]
-            } else {
-                vec!["windows-logsources".to_string()]
-            };
-            if nested {
-                p.push("windows-evtx-json".into());
-            }
-            (c.join("sigmahq/rules/windows"), p, lines)
+        "nested" => {
+            let w = workloads::windows();
+            let nested = w.nested.unwrap_or(w.lines);
+            (w.rules_dir, w.nested_pipelines, nested)
+        }
+        "bare" => {
+            let w = workloads::windows();
+            (w.rules_dir, vec![], w.lines)
+        }
+        _ => {
+            let w = workloads::windows();
+            (w.rules_dir, w.pipelines, w.lines)
         }
     };
     let coll = sigil_core::Collection::load_paths(&[rules_dir]).expect("load");
