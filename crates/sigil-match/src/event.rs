@@ -163,77 +163,52 @@ pub trait Event {
     }
 }
 
-impl<T: Event + ?Sized> Event for &T {
-    fn field<'s>(&'s self, name: &str, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
-        (**self).field(name, f)
-    }
-    fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
-        (**self).values(f)
-    }
-    fn field_folded<'s>(
-        &'s self,
-        name: &str,
-        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
-    ) -> bool {
-        (**self).field_folded(name, f)
-    }
-    fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
-        (**self).values_folded(f)
-    }
-    fn cheap_lookup(&self) -> bool {
-        (**self).cheap_lookup()
-    }
-    fn values_with_path<'s>(
-        &'s self,
-        f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
-    ) -> bool {
-        (**self).values_with_path(f)
-    }
-    fn field_folded_hashed<'s>(
-        &'s self,
-        name: &str,
-        hash: u64,
-        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
-    ) -> bool {
-        (**self).field_folded_hashed(name, hash, f)
-    }
+/// References and boxes of an event are events: every method forwards to the pointee
+/// (the specialised ones too, so a `&JsonEvent` keeps its fast paths).
+macro_rules! forward_event {
+    ($($ptr:ty),*) => {$(
+        impl<T: Event + ?Sized> Event for $ptr {
+            fn field<'s>(&'s self, name: &str, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
+                (**self).field(name, f)
+            }
+            fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
+                (**self).values(f)
+            }
+            fn field_folded<'s>(
+                &'s self,
+                name: &str,
+                f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+            ) -> bool {
+                (**self).field_folded(name, f)
+            }
+            fn values_folded<'s>(
+                &'s self,
+                f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+            ) -> bool {
+                (**self).values_folded(f)
+            }
+            fn cheap_lookup(&self) -> bool {
+                (**self).cheap_lookup()
+            }
+            fn values_with_path<'s>(
+                &'s self,
+                f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
+            ) -> bool {
+                (**self).values_with_path(f)
+            }
+            fn field_folded_hashed<'s>(
+                &'s self,
+                name: &str,
+                hash: u64,
+                f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
+            ) -> bool {
+                (**self).field_folded_hashed(name, hash, f)
+            }
+        }
+    )*};
 }
 
-impl<T: Event + ?Sized> Event for Box<T> {
-    fn field<'s>(&'s self, name: &str, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
-        (**self).field(name, f)
-    }
-    fn values<'s>(&'s self, f: &mut dyn FnMut(Value<'s>) -> bool) -> bool {
-        (**self).values(f)
-    }
-    fn field_folded<'s>(
-        &'s self,
-        name: &str,
-        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
-    ) -> bool {
-        (**self).field_folded(name, f)
-    }
-    fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
-        (**self).values_folded(f)
-    }
-    fn cheap_lookup(&self) -> bool {
-        (**self).cheap_lookup()
-    }
-    fn values_with_path<'s>(
-        &'s self,
-        f: &mut dyn FnMut(Option<(&'s str, u64)>, Value<'s>, Option<&'s str>) -> bool,
-    ) -> bool {
-        (**self).values_with_path(f)
-    }
-    fn field_folded_hashed<'s>(
-        &'s self,
-        name: &str,
-        hash: u64,
-        f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
-    ) -> bool {
-        (**self).field_folded_hashed(name, hash, f)
-    }
-}
+forward_event!(&T, Box<T>);
 
 // ---------------------------------------------------------------------------------------
 // serde_json
