@@ -7,154 +7,73 @@
 
 use std::fmt;
 
-/// Every modifier of the specification (31) — aliases `ignorecase`, `multiline`, `dotall`
-/// parse to `I`, `M`, `S`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Modifier {
-    Contains,
-    StartsWith,
-    EndsWith,
-    All,
-    Base64,
-    Base64Offset,
-    Utf16le,
-    Utf16be,
-    Utf16,
-    Wide,
-    Windash,
-    Re,
-    I,
-    M,
-    S,
-    Cidr,
-    Exists,
-    FieldRef,
-    Gt,
-    Gte,
-    Lt,
-    Lte,
-    Neq,
-    Expand,
-    Cased,
-    Minute,
-    Hour,
-    Day,
-    Week,
-    Month,
-    Year,
+/// Declares [`Modifier`] from one table: variant, identifier, description.
+macro_rules! modifiers {
+    ($($variant:ident = $name:literal: $description:literal,)*) => {
+        /// Every modifier of the specification (31) — aliases `ignorecase`, `multiline`,
+        /// `dotall` parse to `I`, `M`, `S`.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Modifier {
+            $($variant,)*
+        }
+
+        impl Modifier {
+            /// All modifiers, in the order of the specification's appendix.
+            pub const ALL: [Modifier; 31] = [$(Modifier::$variant,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Modifier::$variant => $name,)*
+                }
+            }
+
+            /// One-line description, for `sigil list modifiers`.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(Modifier::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+modifiers! {
+    Contains = "contains": "value occurs anywhere in the field (wraps it in wildcards)",
+    StartsWith = "startswith": "field starts with the value",
+    EndsWith = "endswith": "field ends with the value",
+    All = "all": "all values of the list must match (AND instead of OR)",
+    Base64 = "base64": "value is base64-encoded before matching",
+    Base64Offset = "base64offset": "value is base64-encoded at the three possible byte offsets",
+    Utf16le = "utf16le": "value is encoded as UTF-16LE before further encoding",
+    Utf16be = "utf16be": "value is encoded as UTF-16BE before further encoding",
+    Utf16 = "utf16": "value is encoded as UTF-16LE with a byte-order mark (FF FE)",
+    Wide = "wide": "alias of utf16le",
+    Windash = "windash": "each leading - or / of a command-line flag also matches / – — ― variants",
+    Re = "re": "value is a regular expression",
+    I = "i": "regular expression is case-insensitive (alias ignorecase)",
+    M = "m": "regular expression is multi-line: ^ and $ match at line breaks (alias multiline)",
+    S = "s": "regular expression dot matches newlines (alias dotall)",
+    Cidr = "cidr": "field is an IP address in the given network (IPv4 or IPv6)",
+    Exists = "exists": "field is present (true) or absent (false)",
+    FieldRef = "fieldref": "value names another field whose value must match",
+    Gt = "gt": "field is numerically greater than the value",
+    Gte = "gte": "field is numerically greater than or equal to the value",
+    Lt = "lt": "field is numerically less than the value",
+    Lte = "lte": "field is numerically less than or equal to the value",
+    Neq = "neq": "negates the whole item: field is different from every value",
+    Expand = "expand": "%name% placeholders are resolved by a processing pipeline",
+    Cased = "cased": "match is case-sensitive",
+    Minute = "minute": "compare the minute (0-59) of a timestamp field",
+    Hour = "hour": "compare the hour (0-23) of a timestamp field",
+    Day = "day": "compare the day of month (1-31) of a timestamp field",
+    Week = "week": "compare the ISO week (1-53) of a timestamp field",
+    Month = "month": "compare the month (1-12) of a timestamp field",
+    Year = "year": "compare the year of a timestamp field",
 }
 
 use Modifier::*;
 
 impl Modifier {
-    /// All modifiers, in the order of the specification's appendix.
-    pub const ALL: [Modifier; 31] = [
-        Contains,
-        StartsWith,
-        EndsWith,
-        All,
-        Base64,
-        Base64Offset,
-        Utf16le,
-        Utf16be,
-        Utf16,
-        Wide,
-        Windash,
-        Re,
-        I,
-        M,
-        S,
-        Cidr,
-        Exists,
-        FieldRef,
-        Gt,
-        Gte,
-        Lt,
-        Lte,
-        Neq,
-        Expand,
-        Cased,
-        Minute,
-        Hour,
-        Day,
-        Week,
-        Month,
-        Year,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Contains => "contains",
-            StartsWith => "startswith",
-            EndsWith => "endswith",
-            All => "all",
-            Base64 => "base64",
-            Base64Offset => "base64offset",
-            Utf16le => "utf16le",
-            Utf16be => "utf16be",
-            Utf16 => "utf16",
-            Wide => "wide",
-            Windash => "windash",
-            Re => "re",
-            I => "i",
-            M => "m",
-            S => "s",
-            Cidr => "cidr",
-            Exists => "exists",
-            FieldRef => "fieldref",
-            Gt => "gt",
-            Gte => "gte",
-            Lt => "lt",
-            Lte => "lte",
-            Neq => "neq",
-            Expand => "expand",
-            Cased => "cased",
-            Minute => "minute",
-            Hour => "hour",
-            Day => "day",
-            Week => "week",
-            Month => "month",
-            Year => "year",
-        }
-    }
-
-    /// One-line description, for `sigil list modifiers`.
-    pub fn description(self) -> &'static str {
-        match self {
-            Contains => "value occurs anywhere in the field (wraps it in wildcards)",
-            StartsWith => "field starts with the value",
-            EndsWith => "field ends with the value",
-            All => "all values of the list must match (AND instead of OR)",
-            Base64 => "value is base64-encoded before matching",
-            Base64Offset => "value is base64-encoded at the three possible byte offsets",
-            Utf16le => "value is encoded as UTF-16LE before further encoding",
-            Utf16be => "value is encoded as UTF-16BE before further encoding",
-            Utf16 => "value is encoded as UTF-16LE with a byte-order mark (FF FE)",
-            Wide => "alias of utf16le",
-            Windash => "each leading - or / of a command-line flag also matches / – — ― variants",
-            Re => "value is a regular expression",
-            I => "regular expression is case-insensitive (alias ignorecase)",
-            M => "regular expression is multi-line: ^ and $ match at line breaks (alias multiline)",
-            S => "regular expression dot matches newlines (alias dotall)",
-            Cidr => "field is an IP address in the given network (IPv4 or IPv6)",
-            Exists => "field is present (true) or absent (false)",
-            FieldRef => "value names another field whose value must match",
-            Gt => "field is numerically greater than the value",
-            Gte => "field is numerically greater than or equal to the value",
-            Lt => "field is numerically less than the value",
-            Lte => "field is numerically less than or equal to the value",
-            Neq => "negates the whole item: field is different from every value",
-            Expand => "%name% placeholders are resolved by a processing pipeline",
-            Cased => "match is case-sensitive",
-            Minute => "compare the minute (0-59) of a timestamp field",
-            Hour => "compare the hour (0-23) of a timestamp field",
-            Day => "compare the day of month (1-31) of a timestamp field",
-            Week => "compare the ISO week (1-53) of a timestamp field",
-            Month => "compare the month (1-12) of a timestamp field",
-            Year => "compare the year of a timestamp field",
-        }
-    }
-
     /// Parse one modifier identifier (case-sensitive, as pySigma).
     pub fn parse(s: &str) -> Option<Modifier> {
         Some(match s {
