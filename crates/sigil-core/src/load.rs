@@ -954,6 +954,23 @@ fn keyword_item(c: &mut Conv, v: &Y, path: &YamlPath) -> Option<DetectionItem> {
     })
 }
 
+/// A scalar as a detection value: `None` for a list, map or tag; `Some(Err(message))` for
+/// a number out of range. Whole floats below 2^53 count as integers (`4625.0` is `4625`).
+fn scalar_value(v: &Y) -> Option<Result<Value, String>> {
+    Some(Ok(match v {
+        Y::String(s) => Value::Str(s.to_string()),
+        Y::Bool(b) => Value::Bool(*b),
+        Y::Null => Value::Null,
+        Y::Number(n) => match (n.as_i64(), n.as_f64().filter(|f| f.is_finite())) {
+            (Some(i), _) => Value::Int(i),
+            (None, Some(f)) if f.fract() == 0.0 && f.abs() < 9.0e15 => Value::Int(f as i64),
+            (None, Some(f)) => Value::Float(f),
+            (None, None) => return Some(Err(format!("number {n} is out of range"))),
+        },
+        _ => return None,
+    }))
+}
+
 fn collect_values(
     c: &mut Conv,
     v: &Y,
@@ -962,26 +979,6 @@ fn collect_values(
     flatten: bool,
 ) -> Option<()> {
     match v {
-        Y::String(s) => out.push(Value::Str(s.to_string())),
-        Y::Bool(b) => out.push(Value::Bool(*b)),
-        Y::Null => out.push(Value::Null),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                out.push(Value::Int(i))
-            } else if let Some(f) = n.as_f64().filter(|f| f.is_finite()) {
-                if f.fract() == 0.0 && f.abs() < 9.0e15 {
-                    out.push(Value::Int(f as i64))
-                } else {
-                    out.push(Value::Float(f))
-                }
-            } else {
-                c.push(Error::at(
-                    ErrorKind::Value(format!("number {n} is out of range")),
-                    path.clone(),
-                ));
-                return None;
-            }
-        }
         Y::Sequence(items) => {
             out.reserve(items.len());
             for (i, it) in items.iter().enumerate() {
@@ -992,16 +989,9 @@ fn collect_values(
                     ));
                     return None;
                 }
-                // Plain scalars go straight in: the item's path is built only for an error.
-                let simple = match it {
-                    Y::String(s) => Some(Value::Str(s.to_string())),
-                    Y::Bool(b) => Some(Value::Bool(*b)),
-                    Y::Null => Some(Value::Null),
-                    Y::Number(n) => n.as_i64().map(Value::Int),
-                    _ => None,
-                };
-                match simple {
-                    Some(v) => {
+                // Scalars go straight in: the item's path is built only for an error.
+                match scalar_value(it) {
+                    Some(Ok(v)) => {
                         out.push(v);
                         if out.len() > MAX_VALUES {
                             c.push(Error::at(
@@ -1013,7 +1003,7 @@ fn collect_values(
                             return None;
                         }
                     }
-                    None => collect_values(c, it, &path.index(i), out, flatten)?,
+                    _ => collect_values(c, it, &path.index(i), out, flatten)?,
                 }
             }
         }
@@ -1034,6 +1024,15 @@ fn collect_values(
             ));
             return None;
         }
+        scalar => match scalar_value(scalar) {
+            Some(Ok(x)) => out.push(x),
+            Some(Err(message)) => {
+                c.push(Error::at(ErrorKind::Value(message), path.clone()));
+                return None;
+            }
+            // Lists, maps and tags are the arms above.
+            None => {}
+        },
     }
     if out.len() > MAX_VALUES {
         c.push(Error::at(
