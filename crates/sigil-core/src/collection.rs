@@ -216,11 +216,10 @@ impl Collection {
 
         let mut lowered_filters = Vec::with_capacity(filters.len());
         for f in &filters {
-            match lower_detection(&f.detection) {
-                Ok(conds) => lowered_filters.push(Some(Expr::and(conds))),
+            match lower_filter(f) {
+                Ok(e) => lowered_filters.push(Some(e)),
                 Err(errs) => {
-                    out.errors
-                        .extend(errs.into_iter().map(|e| locate(e, &f.meta)));
+                    out.errors.extend(errs);
                     lowered_filters.push(None);
                 }
             }
@@ -228,7 +227,7 @@ impl Collection {
 
         // Rules lower independently: in parallel, results kept in load order.
         let results: Vec<Result<RuleIr, Vec<Error>>> =
-            rules.par_iter().map(|r| lower_rule(r)).collect();
+            rules.par_iter().map(|r| lower_rule_located(r)).collect();
         for (r, result) in rules.iter().zip(results) {
             match result {
                 Ok(mut ir) => {
@@ -244,9 +243,7 @@ impl Collection {
                     }
                     out.rules.push(ir);
                 }
-                Err(errs) => out
-                    .errors
-                    .extend(errs.into_iter().map(|e| locate(e, &r.meta))),
+                Err(errs) => out.errors.extend(errs),
             }
         }
         out.emit = vec![true; out.rules.len()];
@@ -338,13 +335,13 @@ pub fn lower_file(file: &LoadedFile) -> (Vec<RuleIr>, Vec<Error>) {
     let mut errors = vec![];
     for d in &file.documents {
         match d {
-            Document::Rule(r) => match lower_rule(r) {
+            Document::Rule(r) => match lower_rule_located(r) {
                 Ok(ir) => rules.push(ir),
-                Err(errs) => errors.extend(errs.into_iter().map(|e| locate(e, &r.meta))),
+                Err(errs) => errors.extend(errs),
             },
             Document::Filter(f) => {
-                if let Err(errs) = lower_detection(&f.detection) {
-                    errors.extend(errs.into_iter().map(|e| locate(e, &f.meta)));
+                if let Err(errs) = lower_filter(f) {
+                    errors.extend(errs);
                 }
             }
             Document::Correlation(_) => {}
@@ -352,6 +349,18 @@ pub fn lower_file(file: &LoadedFile) -> (Vec<RuleIr>, Vec<Error>) {
     }
     file.resolve_errors(&mut errors);
     (rules, errors)
+}
+
+/// [`lower_rule`], its errors naming the rule's file and document.
+fn lower_rule_located(r: &Rule) -> Result<RuleIr, Vec<Error>> {
+    lower_rule(r).map_err(|errs| errs.into_iter().map(|e| locate(e, &r.meta)).collect())
+}
+
+/// A filter's detection as one expression (its conditions AND-ed), errors located.
+fn lower_filter(f: &Filter) -> Result<Expr, Vec<Error>> {
+    lower_detection(&f.detection)
+        .map(Expr::and)
+        .map_err(|errs| errs.into_iter().map(|e| locate(e, &f.meta)).collect())
 }
 
 fn has_cycle(corrs: &[CorrelationIr]) -> bool {

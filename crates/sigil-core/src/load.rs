@@ -45,7 +45,6 @@ pub struct LoadedFile {
     pub errors: Vec<Error>,
 }
 
-/// Read and load a file. I/O, size and encoding problems become errors of the result.
 impl LoadedFile {
     /// Fill in line and column of this file's errors found after loading (one marked
     /// re-parse, only if some error needs it). Located errors are left as they are.
@@ -60,6 +59,7 @@ impl LoadedFile {
     }
 }
 
+/// Read and load a file. I/O, size and encoding problems become errors of the result.
 pub fn load_file(path: &Path) -> LoadedFile {
     let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
     let fail = |kind| LoadedFile {
