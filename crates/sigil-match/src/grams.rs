@@ -30,7 +30,7 @@ pub(crate) struct GramSet {
     /// marks an empty slot.
     slots: Vec<(u32, u32, u32)>,
     anchors: Vec<Anchor>,
-    /// All literal bytes.
+    /// The bytes of the anchored literals.
     text: Vec<u8>,
     /// Literals shorter than a gram.
     short: Option<Box<Short>>,
@@ -59,11 +59,11 @@ impl Short {
         };
         for &(id, b) in lits {
             if let [x] = b {
-                short.single[usize::from(*x >> 6)] |= 1 << (x & 63);
+                set_bit(&mut short.single, usize::from(*x));
                 short.singles.push((*x, id));
             } else {
                 let p = u16::from_le_bytes([b[0], b[1]]);
-                short.pairs[usize::from(p >> 6)] |= 1 << (p & 63);
+                set_bit(&mut short.pairs, usize::from(p));
                 short.by_pair.push((p, id, b.into()));
             }
         }
@@ -75,7 +75,7 @@ impl Short {
     #[inline]
     fn scan(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
         for (i, &b) in hay.iter().enumerate() {
-            if self.single[usize::from(b >> 6)] & (1 << (b & 63)) != 0 {
+            if bit(&self.single, usize::from(b)) {
                 self.singles
                     .iter()
                     .filter(|s| s.0 == b)
@@ -83,7 +83,7 @@ impl Short {
             }
             let Some(&b2) = hay.get(i + 1) else { break };
             let p = u16::from_le_bytes([b, b2]);
-            if self.pairs[usize::from(p >> 6)] & (1 << (p & 63)) != 0 {
+            if bit(&self.pairs, usize::from(p)) {
                 let from = self.by_pair.partition_point(|e| e.0 < p);
                 for (_, id, text) in self.by_pair[from..].iter().take_while(|e| e.0 == p) {
                     if hay.get(i..i + text.len()) == Some(text) {
@@ -104,6 +104,17 @@ struct Anchor {
     /// The literal's range in [`GramSet::text`].
     start: u32,
     len: u32,
+}
+
+/// Bit `i` of a bitmap.
+#[inline]
+fn bit(bits: &[u64], i: usize) -> bool {
+    bits[i >> 6] & (1 << (i & 63)) != 0
+}
+
+#[inline]
+fn set_bit(bits: &mut [u64], i: usize) {
+    bits[i >> 6] |= 1 << (i & 63);
 }
 
 #[inline]
@@ -149,8 +160,6 @@ impl GramSet {
         for (id, l) in list.iter().enumerate() {
             let b = l.as_bytes();
             let id = id as u32;
-            let start = text.len() as u32;
-            text.extend_from_slice(b);
             if b.is_empty() {
                 empty = Some(id);
             } else if b.len() < GRAM {
@@ -159,6 +168,8 @@ impl GramSet {
                 let off = (0..=b.len() - GRAM)
                     .min_by_key(|&i| df.get(&gram_at(b, i)).copied().unwrap_or(0))
                     .unwrap_or(0);
+                let start = text.len() as u32;
+                text.extend_from_slice(b);
                 by_gram.push((
                     gram_at(b, off),
                     Anchor {
@@ -190,7 +201,7 @@ impl GramSet {
                 i += 1;
             }
             let h = bit_index(g, bits_log);
-            bits[h >> 6] |= 1 << (h & 63);
+            set_bit(&mut bits, h);
             let mut at = slot_index(g) & (cap - 1);
             while slots[at].2 != 0 {
                 at = (at + 1) & (cap - 1);
@@ -225,7 +236,7 @@ impl GramSet {
         for i in 0..=hay.len() - GRAM {
             let g = gram_at(hay, i);
             let h = bit_index(g, self.bits_log);
-            if self.bits[h >> 6] & (1 << (h & 63)) != 0 {
+            if bit(&self.bits, h) {
                 self.verify(hay, i, g, f);
             }
         }

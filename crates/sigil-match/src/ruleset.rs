@@ -391,10 +391,9 @@ const ANY: u32 = u32::MAX;
 /// Per literal, its groups (field id or [`ANY`], group id).
 type LitGroups = Vec<Vec<(u32, u32)>>;
 
-/// One literal scanner: per literal, the groups (field id or [`ANY`], group id) that
-/// require it.
+/// One literal scanner, and per literal the groups that require it.
 struct Literals {
-    ac: GramSet,
+    scanner: GramSet,
     /// Per literal, the groups (ids) it wakes.
     by_lit: Lists,
 }
@@ -402,7 +401,7 @@ struct Literals {
 impl Literals {
     fn build(list: Vec<String>, by_lit: Vec<Vec<(u32, u32)>>) -> Option<Literals> {
         (!list.is_empty()).then(|| Literals {
-            ac: GramSet::build(&list),
+            scanner: GramSet::build(&list),
             by_lit: Lists::new(by_lit.into_iter().map(|l| l.into_iter().map(|(_, g)| g))),
         })
     }
@@ -828,7 +827,7 @@ impl RuleSet {
                     folded
                 };
                 for lits in [first, second].into_iter().flatten() {
-                    lits.ac.scan(hay.as_bytes(), &mut |k| {
+                    lits.scanner.scan(hay.as_bytes(), &mut |k| {
                         for &g in lits.by_lit.get(k as u32) {
                             wake(g);
                         }

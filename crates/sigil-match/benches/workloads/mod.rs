@@ -9,7 +9,7 @@ use serde_json::{Map, Value as Json};
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
-pub use common::{corpus, walk};
+pub use common::{corpus, json_values, walk};
 
 /// System fields and EventData/UserData fields at the top level.
 pub fn flatten_evtx(ev: &Json) -> Json {
@@ -79,9 +79,7 @@ pub fn windows() -> Workload {
     let mut nested = vec![];
     let mut flat = vec![];
     for f in files {
-        let text = std::fs::read_to_string(&f).expect("read");
-        for v in serde_json::Deserializer::from_str(&text).into_iter::<Json>() {
-            let v = v.expect("regression JSON");
+        for v in json_values(&f) {
             flat.push(flatten_evtx(&v).to_string());
             nested.push(v.to_string());
         }
@@ -105,9 +103,7 @@ pub fn cloudtrail() -> Workload {
         &mut files,
     );
     let mut lines = vec![];
-    for f in files {
-        let v: Json = serde_json::from_str(&std::fs::read_to_string(&f).expect("read"))
-            .expect("CloudTrail JSON");
+    for v in files.iter().flat_map(|f| json_values(f)) {
         for r in v["Records"].as_array().expect("Records") {
             lines.push(r.to_string());
         }
