@@ -235,7 +235,6 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
                 .map(|r| ((&*r.meta.source.path, r.meta.source.document), r))
                 .collect();
             let findings = check_file(&file, &by_doc);
-            drop(by_doc);
             (file, errors, findings)
         })
         .collect();
