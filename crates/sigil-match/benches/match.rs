@@ -46,11 +46,7 @@ struct Sigil {
 
 impl Sigil {
     fn new(label: &'static str, dir: &Path, pipelines: &[String]) -> Sigil {
-        let coll = sigil_core::Collection::load_paths(&[dir.to_path_buf()]).expect("load");
-        let mut lowered = coll.lower();
-        let p = sigil_pipeline::resolve(pipelines).expect("pipelines");
-        let _ = p.apply_lowered(&mut lowered);
-        let (set, errors) = sigil_match::RuleSet::new(&lowered.rules);
+        let (set, errors) = sigil_match::RuleSet::new(&workloads::lowered_rules(dir, pipelines));
         if !errors.is_empty() {
             eprintln!("sigil: {} rules failed to compile", errors.len());
         }

@@ -39,12 +39,9 @@ fn main() {
             (w.rules_dir, w.pipelines, w.lines)
         }
     };
-    let coll = sigil_core::Collection::load_paths(&[rules_dir]).expect("load");
-    let mut lowered = coll.lower();
-    let p = sigil_pipeline::resolve(&pipelines).expect("pipelines");
-    let _ = p.apply_lowered(&mut lowered);
+    let rules = workloads::lowered_rules(&rules_dir, &pipelines);
     let t = Instant::now();
-    let (set, _errors) = sigil_match::RuleSet::new(&lowered.rules);
+    let (set, _errors) = sigil_match::RuleSet::new(&rules);
     eprintln!("build {:?}: {:?}", t.elapsed(), set.stats());
     let t = Instant::now();
     let (matches, candidates) = run_events(&set, &lines, n, mode);

@@ -3,13 +3,23 @@
 // Each of the two targets uses a part.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 pub use common::{corpus, json_values, walk};
+
+/// The rules under `dir`, lowered, with the named pipelines applied (what sigil's rows
+/// compile into a RuleSet).
+pub fn lowered_rules(dir: &Path, pipelines: &[String]) -> Vec<sigil_core::RuleIr> {
+    let coll = sigil_core::Collection::load_paths(&[dir.to_path_buf()]).expect("load");
+    let mut lowered = coll.lower();
+    let p = sigil_pipeline::resolve(pipelines).expect("pipelines");
+    let _ = p.apply_lowered(&mut lowered);
+    lowered.rules
+}
 
 /// System fields and EventData/UserData fields at the top level.
 pub fn flatten_evtx(ev: &Json) -> Json {
