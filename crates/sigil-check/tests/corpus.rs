@@ -47,3 +47,45 @@ fn sigmahq_rules() {
     }
     insta::assert_yaml_snapshot!("sigmahq_rules_findings", counts);
 }
+
+/// `check_files` (one pass per file, detection trees released) reports exactly what
+/// loading the set, lowering it whole and `check` report: on SigmaHQ's rules/ (rules
+/// only: the per-file path) and on the project's testdata/ (filters, correlations and
+/// broken files: the whole-set path, trees read again from the kept text).
+#[test]
+fn check_files_agrees_with_check() {
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sigmahq = here.join("../../../shared/corpus/sigmahq/rules");
+    assert!(
+        sigmahq.is_dir(),
+        "SigmaHQ corpus missing at {}",
+        sigmahq.display()
+    );
+    for (root, set_level) in [(sigmahq, false), (here.join("../../testdata"), true)] {
+        let files = find_rule_files(&[root.clone()]).unwrap();
+        let set = Collection::from_files(files.iter().map(|p| load_file(p)).collect());
+        assert_eq!(
+            set.has_set_level_documents(),
+            set_level,
+            "{}",
+            root.display()
+        );
+        let lowered = set.lower();
+        let expected = check(&set, &lowered, &Config::default());
+        let got = sigil_check::check_files(&files, &Config::default());
+        assert_eq!(got.findings, expected, "{}", root.display());
+        assert_eq!(got.errors, lowered.errors, "{}", root.display());
+        assert_eq!(got.collection.files.len(), set.files.len());
+        for (a, b) in got.collection.files.iter().zip(&set.files) {
+            assert_eq!((&a.path, &a.source, a.bom), (&b.path, &b.source, b.bom));
+            assert_eq!(a.errors, b.errors, "{}", a.path);
+            let metas = |f: &sigil_core::load::LoadedFile| -> Vec<_> {
+                f.documents.iter().map(|d| d.meta().clone()).collect()
+            };
+            assert_eq!(metas(a), metas(b), "{}", a.path);
+            if set_level {
+                assert_eq!(a.documents, b.documents, "{}", a.path);
+            }
+        }
+    }
+}

@@ -353,7 +353,7 @@ pub enum Search {
 }
 
 /// `detection:`: named searches plus one or more conditions.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Detection {
     pub searches: IndexMap<String, Search>,
     /// Conditions as written (a list yields one query each), with their parse trees.
