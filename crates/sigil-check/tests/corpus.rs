@@ -62,7 +62,7 @@ fn check_files_agrees_with_check() {
         sigmahq.display()
     );
     for (root, set_level) in [(sigmahq, false), (here.join("../../testdata"), true)] {
-        let files = find_rule_files(&[root.clone()]).unwrap();
+        let files = find_rule_files(std::slice::from_ref(&root)).unwrap();
         let set = Collection::from_files(files.iter().map(|p| load_file(p)).collect());
         assert_eq!(
             set.has_set_level_documents(),
