@@ -231,8 +231,8 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
     type PerFile = (LoadedFile, bool, Vec<sigil_core::Error>, Vec<Finding>);
     let per_file: Vec<PerFile> = paths
         .par_iter()
-        .map(|p| {
-            let mut file = sigil_core::load::load_file(p);
+        .map_init(sigil_core::load::Opener::default, |opener, p| {
+            let mut file = sigil_core::load::load_file_with(opener, p);
             let (rules, errors) = sigil_core::collection::lower_file(&file);
             let findings = {
                 let by_doc: HashMap<(&str, usize), &RuleIr> = rules

@@ -15,21 +15,6 @@ mod atomic;
 mod cmd;
 mod targets;
 
-/// Convert, check and list are short runs that allocate a few tens of MB in small pieces
-/// across threads. mimalloc asks for transparent huge pages on its arena, and the kernel
-/// then zeroes 2 MiB for each first touch of a region the run fills only in part: half of
-/// a corpus check was spent in that zeroing (perf), and the resident size was 1.8x the
-/// heap. Huge pages are turned off for this process only (`PR_SET_THP_DISABLE`); `match`,
-/// which streams events for a long time, keeps them.
-fn no_huge_pages() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_THP_DISABLE takes plain integers and only sets a flag
-    // on this process's memory map; a failure (old kernel) leaves things as they were.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-}
-
 #[derive(Parser)]
 #[command(
     name = "sigil",
@@ -55,9 +40,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Match(_)) {
-        no_huge_pages();
-    }
     let result = match cli.command {
         Command::Convert(args) => cmd::convert::run(args),
         Command::Check(args) => cmd::check::run(args),
