@@ -10,7 +10,7 @@ use sigil_core::ErrorKind;
 #[test]
 fn opener_reads_every_file_of_every_directory() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
-    let mut files = find_rule_files(&[root.clone()]).unwrap();
+    let mut files = find_rule_files(std::slice::from_ref(&root)).unwrap();
     let dirs: std::collections::HashSet<_> = files.iter().filter_map(|p| p.parent()).collect();
     assert!(dirs.len() >= 3, "{} directories", dirs.len());
     // Back and forth: sorted, then reversed, then interleaved with a file name given bare
