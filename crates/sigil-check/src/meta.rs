@@ -34,7 +34,7 @@ fn tags_path(i: usize) -> YamlPath {
     YamlPath::of(&["tags"]).index(i)
 }
 
-pub fn check_document(ctx: &mut Ctx, doc: &Document, scan: &TopLevel) {
+pub fn check_document(ctx: &mut Ctx, doc: &Document, scan: &TopLevel<'_>) {
     let meta = doc.meta().clone();
     let root = YamlPath::root();
     let is_rule = matches!(doc, Document::Rule(_));
@@ -61,7 +61,7 @@ pub fn check_document(ctx: &mut Ctx, doc: &Document, scan: &TopLevel) {
                         format!("id '{}' has upper-case hex digits", raw.value),
                     )
                     .help(format!("write '{lower}'"))
-                    .fix(raw.value.clone(), lower);
+                    .fix(raw.value.to_string(), lower);
                 }
             }
             if id.get_version_num() != 4 {
@@ -200,7 +200,7 @@ pub fn check_document(ctx: &mut Ctx, doc: &Document, scan: &TopLevel) {
                 format!("`{key}: {}` is not lower case", raw.value),
             )
             .help(format!("write `{key}: {name}`"))
-            .fix(raw.value.clone(), name);
+            .fix(raw.value.to_string(), name);
         }
     }
 
@@ -227,11 +227,16 @@ pub fn check_document(ctx: &mut Ctx, doc: &Document, scan: &TopLevel) {
             continue;
         }
         static GH: OnceLock<Regex> = OnceLock::new();
-        if let Some(c) = re(
-            &GH,
-            r"^https://github\.com/[^/]+/[^/]+/(?:blob|tree)/(main|master|dev|develop)/",
-        )
-        .captures(r)
+        let github = r.starts_with("https://github.com/");
+        if let Some(c) = github
+            .then(|| {
+                re(
+                    &GH,
+                    r"^https://github\.com/[^/]+/[^/]+/(?:blob|tree)/(main|master|dev|develop)/",
+                )
+                .captures(r)
+            })
+            .flatten()
         {
             ctx.push(
                 "reference_github_branch",
@@ -336,11 +341,11 @@ fn short(s: &str) -> String {
     }
 }
 
-fn date_format(ctx: &mut Ctx, scan: &TopLevel, key: &str, d: Date) {
+fn date_format(ctx: &mut Ctx, scan: &TopLevel<'_>, key: &str, d: Date) {
     let iso = d.to_string();
     match scan.get(ctx.document, key) {
         Some(raw) => {
-            let old = raw.value.clone();
+            let old = raw.value.to_string();
             ctx.push_at(
                 "date_format",
                 raw.span,
@@ -399,64 +404,60 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
     static STP: OnceLock<Regex> = OnceLock::new();
     static D3: OnceLock<Regex> = OnceLock::new();
     let attack = data::attack();
-    let mut seen: HashMap<String, usize> = HashMap::new();
+    // One lower-cased copy per tag (ASCII lower-casing keeps byte offsets, so namespace
+    // and name are slices of it); the text as written is formatted only for a message.
+    let lowered: Vec<String> = meta
+        .tags
+        .iter()
+        .map(|t| format!("{t}").to_ascii_lowercase())
+        .collect();
     let mut techniques: Vec<(usize, &'static data::AttackObject)> = vec![];
-    let mut tactics: Vec<String> = vec![];
+    let mut tactics: Vec<&str> = vec![];
     let (mut n_detection, mut n_tlp) = (0, 0);
     for (i, tag) in meta.tags.iter().enumerate() {
-        let written = tag.to_string();
-        let lower = written.to_ascii_lowercase();
-        let ns = tag.namespace.to_ascii_lowercase();
-        let name = tag.name.to_ascii_lowercase();
-        let p = tags_path(i);
+        let lower = lowered[i].as_str();
+        let (ns, name) = lower.split_at(tag.namespace.len());
+        let name = &name[1..];
+        let p = || tags_path(i);
         // D3FEND artifacts are CamelCase by definition (d3f-WindowsRegistryKey).
         let artifact = ns == "d3fend" && name.starts_with("d3f-");
-        if written != lower && !artifact {
-            ctx.push(
-                "tag_case",
-                p.clone(),
-                format!("tag '{written}' is not lower case"),
-            )
-            .help(format!("write '{lower}'"))
-            .fix(written.clone(), lower.clone());
+        let upper = |s: &str| s.bytes().any(|b| b.is_ascii_uppercase());
+        if (upper(&tag.namespace) || upper(&tag.name)) && !artifact {
+            ctx.push("tag_case", p(), format!("tag '{tag}' is not lower case"))
+                .help(format!("write '{lower}'"))
+                .fix(tag.to_string(), lower.to_string());
         }
-        if let Some(first) = seen.insert(lower.clone(), i) {
-            ctx.push(
-                "tag_duplicate",
-                p,
-                format!("tag '{written}' is listed twice"),
-            )
-            .help(format!("it is already tag {} of the list", first + 1));
+        if let Some(first) = lowered[..i].iter().rposition(|l| l == lower) {
+            ctx.push("tag_duplicate", p(), format!("tag '{tag}' is listed twice"))
+                .help(format!("it is already tag {} of the list", first + 1));
             continue;
         }
-        if !tag_format_ok(&lower) && !artifact {
+        if !tag_format_ok(lower) && !artifact {
             ctx.push(
                 "tag_format",
-                p.clone(),
-                format!(
-                    "tag '{written}' is not namespace.name with letters, digits, '_', '-' and '.'"
-                ),
+                p(),
+                format!("tag '{tag}' is not namespace.name with letters, digits, '_', '-' and '.'"),
             );
             continue;
         }
-        if !NAMESPACES.contains(&ns.as_str()) {
+        if !NAMESPACES.contains(&ns) {
             let hint = NAMESPACES
                 .iter()
-                .map(|n| (sigil_core::edit_distance(&ns, n), n))
+                .map(|n| (sigil_core::edit_distance(ns, n), n))
                 .filter(|(d, _)| *d <= 2)
                 .min()
                 .map(|(_, n)| format!("did you mean '{n}'? "))
                 .unwrap_or_default();
             ctx.push(
                 "tag_namespace",
-                p,
+                p(),
                 format!("unknown tag namespace '{}'", tag.namespace),
             )
             .help(format!("{hint}namespaces are {}", NAMESPACES.join(", ")));
             continue;
         }
-        match ns.as_str() {
-            "attack" => match attack.get(&name) {
+        match ns {
+            "attack" => match attack.get(name) {
                 Some(obj) => {
                     if obj.status != AttackStatus::Active {
                         let st = match obj.status {
@@ -465,13 +466,13 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
                             _ => "retired (listed in v18.1 only)",
                         };
                         let id = if obj.kind == "tactic" {
-                            name.clone()
+                            name.to_string()
                         } else {
                             name.to_ascii_uppercase()
                         };
                         let f = ctx.push(
                             "attack_deprecated",
-                            p,
+                            p(),
                             format!(
                                 "ATT&CK {} {id} ({}) is {st} in {}",
                                 obj.kind,
@@ -488,23 +489,20 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
                     if obj.kind == "technique" {
                         techniques.push((i, obj));
                     } else if obj.kind == "tactic" {
-                        tactics.push(name.clone());
+                        tactics.push(name);
                     }
                 }
                 None => {
-                    let what = attack_kind(&name);
+                    let what = attack_kind(name);
                     let f = ctx.push(
                         "attack_unknown",
-                        p,
-                        format!(
-                            "'{written}' is not an ATT&CK {what} ({})",
-                            data::ATTACK_VERSION
-                        ),
+                        p(),
+                        format!("'{tag}' is not an ATT&CK {what} ({})", data::ATTACK_VERSION),
                     );
                     if what == "tactic" {
                         if let Some(t) = data::tactics()
                             .into_iter()
-                            .map(|t| (sigil_core::edit_distance(&name, t), t))
+                            .map(|t| (sigil_core::edit_distance(name, t), t))
                             .filter(|(d, _)| *d <= 3)
                             .min()
                         {
@@ -515,45 +513,44 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
                     }
                 }
             },
-            "cve" if !re(&CVE, r"^\d{4}-\d{4,}$").is_match(&name) => {
-                ctx.push("cve_format", p, format!("'{written}' is not cve.YYYY-NNNN"));
+            "cve" if !re(&CVE, r"^\d{4}-\d{4,}$").is_match(name) => {
+                ctx.push("cve_format", p(), format!("'{tag}' is not cve.YYYY-NNNN"));
             }
-            "car" if !re(&CAR, r"^\d{4}-\d{2}-\d{3}$").is_match(&name) => {
-                ctx.push(
-                    "car_format",
-                    p,
-                    format!("'{written}' is not car.YYYY-MM-NNN"),
-                )
-                .help("write the CAR id without its 'CAR-' prefix, e.g. car.2016-04-005");
+            "car" if !re(&CAR, r"^\d{4}-\d{2}-\d{3}$").is_match(name) => {
+                ctx.push("car_format", p(), format!("'{tag}' is not car.YYYY-MM-NNN"))
+                    .help("write the CAR id without its 'CAR-' prefix, e.g. car.2016-04-005");
             }
             "detection" => {
                 n_detection += 1;
-                if !matches!(
-                    name.as_str(),
-                    "dfir" | "emerging-threats" | "threat-hunting"
-                ) {
-                    ctx.push("detection_tag", p, format!("'{written}' is not detection.dfir, detection.emerging-threats or detection.threat-hunting"));
+                if !matches!(name, "dfir" | "emerging-threats" | "threat-hunting") {
+                    ctx.push("detection_tag", p(), format!("'{tag}' is not detection.dfir, detection.emerging-threats or detection.threat-hunting"));
                 }
             }
-            "stp" if !re(&STP, r"^[1-5][auk]?$").is_match(&name) => {
+            "stp" if !re(&STP, r"^[1-5][auk]?$").is_match(name) => {
                 ctx.push(
                     "stp_format",
-                    p,
-                    format!("'{written}' is not stp.1 to stp.5 with an optional a, u or k"),
+                    p(),
+                    format!("'{tag}' is not stp.1 to stp.5 with an optional a, u or k"),
                 );
             }
             "tlp" => {
                 n_tlp += 1;
                 if !matches!(
-                    name.as_str(),
+                    name,
                     "clear" | "white" | "green" | "amber" | "amber-strict" | "red"
                 ) {
-                    ctx.push("tlp_value", p, format!("'{written}' is not a TLP colour"))
+                    ctx.push("tlp_value", p(), format!("'{tag}' is not a TLP colour"))
                         .help("TLP 2.0: clear, green, amber, amber-strict, red (TLP 1.0 also has white)");
                 }
             }
-            "d3fend" if !re(&D3, D3FEND).is_match(&name) => {
-                ctx.push("d3fend_format", p, format!("'{written}' is not a D3FEND tactic, technique (d3-...) or artifact (d3f-...)"));
+            "d3fend" if !re(&D3, D3FEND).is_match(name) => {
+                ctx.push(
+                    "d3fend_format",
+                    p(),
+                    format!(
+                        "'{tag}' is not a D3FEND tactic, technique (d3-...) or artifact (d3f-...)"
+                    ),
+                );
             }
             _ => {}
         }

@@ -5,22 +5,22 @@ use sigil_core::ast::Span;
 
 /// One `key: value` line at column 1 of a block-style document.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RawScalar {
+pub struct RawScalar<'a> {
     pub document: usize,
-    pub key: String,
+    pub key: &'a str,
     /// The value as written, quotes removed.
-    pub value: String,
+    pub value: &'a str,
     /// Position of the value (after its opening quote, if any).
     pub span: Span,
 }
 
 #[derive(Debug, Default)]
-pub struct TopLevel {
-    pub scalars: Vec<RawScalar>,
+pub struct TopLevel<'a> {
+    pub scalars: Vec<RawScalar<'a>>,
 }
 
-impl TopLevel {
-    pub fn scan(src: &str) -> TopLevel {
+impl<'a> TopLevel<'a> {
+    pub fn scan(src: &'a str) -> TopLevel<'a> {
         let mut out = TopLevel::default();
         let mut document = 0usize;
         let mut seen_content = false;
@@ -78,8 +78,8 @@ impl TopLevel {
             let column = key.chars().count() + 1 + lead + usize::from(quoted) + 1;
             out.scalars.push(RawScalar {
                 document,
-                key: key.to_string(),
-                value: value.to_string(),
+                key,
+                value,
                 span: Span {
                     line: i as u32 + 1,
                     column: column as u32,
@@ -89,7 +89,7 @@ impl TopLevel {
         out
     }
 
-    pub fn get(&self, document: usize, key: &str) -> Option<&RawScalar> {
+    pub fn get(&self, document: usize, key: &str) -> Option<&RawScalar<'a>> {
         self.scalars
             .iter()
             .find(|s| s.document == document && s.key == key)
