@@ -739,9 +739,19 @@ pub fn constant(e: &Expr) -> Option<bool> {
     if (1usize << atoms.len()) * nodes > MAX_WORK {
         return structural(e);
     }
+    if b.atom_count() == atoms.len() {
+        // Each atom once (most conditions): subtrees share no atom, so which values each
+        // can take follows from its children's, as the truth table would find.
+        let (can_true, can_false) = b.possible();
+        return (can_true != can_false).then_some(can_true);
+    }
+    truth_table(&b, atoms.len())
+}
+
+fn truth_table(b: &Bool, atoms: usize) -> Option<bool> {
     let (mut any_true, mut any_false) = (false, false);
-    for bits in 0u32..(1 << atoms.len()) {
-        if eval(&b, bits) {
+    for bits in 0u32..(1 << atoms) {
+        if eval(b, bits) {
             any_true = true;
         } else {
             any_false = true;
@@ -758,6 +768,37 @@ fn atom_key(p: &Pred) -> (AtomKey<'_>, bool) {
         Pred::Exists { field } => (AtomKey::NullOf(field), true),
         Pred::Null { field } => (AtomKey::NullOf(field), false),
         other => (AtomKey::Pred(other), false),
+    }
+}
+
+impl Bool {
+    fn atom_count(&self) -> usize {
+        match self {
+            Bool::Const(_) => 0,
+            Bool::And(v) | Bool::Or(v) => v.iter().map(Bool::atom_count).sum(),
+            Bool::Not(x) => x.atom_count(),
+            Bool::Atom { .. } => 1,
+        }
+    }
+
+    /// (can be true, can be false) over all assignments, exact when no atom occurs twice.
+    fn possible(&self) -> (bool, bool) {
+        match self {
+            Bool::Const(b) => (*b, !*b),
+            Bool::And(v) => v.iter().fold((true, false), |(t, f), x| {
+                let (xt, xf) = x.possible();
+                (t && xt, f || xf)
+            }),
+            Bool::Or(v) => v.iter().fold((false, true), |(t, f), x| {
+                let (xt, xf) = x.possible();
+                (t || xt, f && xf)
+            }),
+            Bool::Not(x) => {
+                let (t, f) = x.possible();
+                (f, t)
+            }
+            Bool::Atom { .. } => (true, true),
+        }
     }
 }
 
@@ -812,6 +853,50 @@ mod tests {
             pattern: Pattern::literal(v),
             cased: false,
         })
+    }
+
+    /// On formulas where no atom occurs twice, `possible` says what the truth table says.
+    #[test]
+    fn read_once_shortcut_agrees_with_truth_table() {
+        // A small deterministic generator: trees of depth <= 4 over fresh atoms and constants.
+        fn gen(seed: &mut u64, depth: u32, next_atom: &mut usize) -> Bool {
+            *seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let r = (*seed >> 33) % 7;
+            if depth == 0 || r < 2 || *next_atom >= 8 {
+                return if r == 0 && depth > 0 {
+                    Bool::Const((*seed >> 40) & 1 == 1)
+                } else {
+                    *next_atom += 1;
+                    Bool::Atom {
+                        index: *next_atom - 1,
+                        neg: (*seed >> 41) & 1 == 1,
+                    }
+                };
+            }
+            let width = ((*seed >> 45) % 4) as usize;
+            let kids = |seed: &mut u64, next: &mut usize| -> Vec<Bool> {
+                (0..width).map(|_| gen(seed, depth - 1, next)).collect()
+            };
+            match r {
+                2 => Bool::Not(Box::new(gen(seed, depth - 1, next_atom))),
+                3 | 4 => Bool::And(kids(seed, next_atom)),
+                _ => Bool::Or(kids(seed, next_atom)),
+            }
+        }
+        let mut seed = 7u64;
+        let mut constants = 0;
+        for _ in 0..20_000 {
+            let mut n = 0;
+            let b = gen(&mut seed, 4, &mut n);
+            assert_eq!(b.atom_count(), n);
+            let (t, f) = b.possible();
+            let shortcut = (t != f).then_some(t);
+            assert_eq!(shortcut, truth_table(&b, n));
+            constants += usize::from(shortcut.is_some());
+        }
+        assert!(constants > 100, "{constants} constant formulas generated");
     }
 
     #[test]
