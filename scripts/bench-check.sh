@@ -4,7 +4,7 @@
 # the median wall time of each and the ratios.
 #
 # Usage: scripts/bench-check.sh [RULES_DIR]      (default ../shared/corpus/sigmahq/rules)
-#   RUNS=7 scripts/bench-check.sh                 (timed runs per tool, after one warm-up)
+#   RUNS=7 scripts/bench-check.sh                 (timed rounds, each tool once per round)
 #   BENCH_WORK=/tmp/x scripts/bench-check.sh       (where the throwaway venv and rsigma go)
 #
 # Notes on fairness, printed again with the results:
@@ -64,15 +64,19 @@ def once(cmd):
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - t, p.returncode, p.stderr.decode(errors="replace")
 
-results = {}
+results = {name: [] for name, _ in tools}
 for name, cmd in tools:
     _, rc, err = once(cmd)  # warm-up (page cache, Python bytecode)
     if rc not in (0, 1):
         print(f"{name}: exit code {rc}; stderr tail:\n{err[-800:]}", file=sys.stderr)
-    results[name] = [once(cmd)[0] for _ in range(runs)]
+# Round-robin: each round runs every tool once, so a slow phase of this (virtual) machine
+# weighs on all of them alike instead of on whichever tool was running then.
+for _ in range(runs):
+    for name, cmd in tools:
+        results[name].append(once(cmd)[0])
 
 base = statistics.median(results["sigil check"])
-print(f"\n{nfiles} rule files under {rules}, {runs} timed runs each (after a warm-up), wall time\n")
+print(f"\n{nfiles} rule files under {rules}, {runs} timed rounds (every tool once per round, after a warm-up), wall time\n")
 print("| tool | median (s) | min (s) | sigil is faster by |")
 print("|---|---:|---:|---:|")
 for name, ts in results.items():
