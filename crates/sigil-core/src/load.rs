@@ -66,9 +66,10 @@ pub fn load_file(path: &Path) -> LoadedFile {
 
 /// Opens files, relative to the directory of the previous one when they share it. A
 /// corpus run opens thousands of files a few directories deep; a path open walks every
-/// component again (a twelfth of a SigmaHQ check's CPU was in the kernel's path lookup),
-/// an open relative to an open directory looks up one name. Keep one for a batch of
-/// files (one per thread): the directory is resolved once, when the opener meets it.
+/// component again (opening was a twelfth of a SigmaHQ check's CPU, about half of it the
+/// kernel's path lookup), an open relative to an open directory looks up one name. Keep
+/// one for a batch of files (one per thread): the directory is resolved once, when the
+/// opener meets it.
 /// Files are opened without updating their access time where the kernel allows it (the
 /// caller owns them): reading rules is not a use worth a metadata write, and the check
 /// was ~1.5% of a corpus check; a file owned by someone else turns that off for the
