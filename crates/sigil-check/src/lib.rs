@@ -228,8 +228,7 @@ pub struct Checked {
 /// Lowering a rule on its own is exact unless the set holds filter or correlation
 /// documents; then the set is lowered as a whole and validated again.
 pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
-    type PerFile = (LoadedFile, bool, Vec<sigil_core::Error>, Vec<Finding>);
-    let per_file: Vec<PerFile> = paths
+    let per_file: Vec<(LoadedFile, Vec<sigil_core::Error>, Vec<Finding>)> = paths
         .par_iter()
         .map_init(sigil_core::load::Opener::default, |opener, p| {
             let mut file = sigil_core::load::load_file_with(opener, p);
@@ -242,29 +241,22 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
                 check_file(&file, &by_doc)
             };
             drop(rules);
-            let released = release_detections(&mut file);
-            (file, released, errors, findings)
+            release_detections(&mut file);
+            (file, errors, findings)
         })
         .collect();
     let mut files = Vec::with_capacity(per_file.len());
     let mut errors = vec![];
     let mut findings = vec![];
-    let mut released = Vec::with_capacity(per_file.len());
-    for (f, r, e, v) in per_file {
+    for (f, e, v) in per_file {
         files.push(f);
-        released.push(r);
         errors.extend(e);
         findings.extend(v);
     }
     let mut collection = Collection::from_files(files);
     if collection.has_set_level_documents() {
         // Lowered again as a whole, from the kept text: the released trees are read anew.
-        for (f, _) in collection
-            .files
-            .iter_mut()
-            .zip(&released)
-            .filter(|(_, r)| **r)
-        {
+        for f in collection.files.iter_mut().filter(|f| rules_only(f)) {
             let bom = f.bom;
             *f = sigil_core::load::load_str(&f.source, f.path.clone());
             f.bom = bom;
@@ -290,20 +282,24 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
 /// the thread that made them, their memory serves the next file (on SigmaHQ's rules/ a
 /// third fewer page faults, each ~2.4 us on a small VM). Files holding a filter or
 /// correlation keep theirs (they are read again anyway when the set is lowered whole).
-fn release_detections(file: &mut LoadedFile) -> bool {
-    let rules_only = file
-        .documents
-        .iter()
-        .all(|d| matches!(d, sigil_core::Document::Rule(_)));
-    if !rules_only || file.documents.is_empty() {
-        return false;
+fn release_detections(file: &mut LoadedFile) {
+    if !rules_only(file) {
+        return;
     }
     for d in &mut file.documents {
         if let sigil_core::Document::Rule(r) = d {
             r.detection = Default::default();
         }
     }
-    true
+}
+
+/// A file of rules and nothing else: the files whose trees [`release_detections`] empties.
+fn rules_only(file: &LoadedFile) -> bool {
+    !file.documents.is_empty()
+        && file
+            .documents
+            .iter()
+            .all(|d| matches!(d, sigil_core::Document::Rule(_)))
 }
 
 fn check_file(file: &LoadedFile, lowered: &HashMap<(&str, usize), &RuleIr>) -> Vec<Finding> {
