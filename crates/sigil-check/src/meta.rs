@@ -227,17 +227,15 @@ pub fn check_document(ctx: &mut Ctx, doc: &Document, scan: &TopLevel<'_>) {
             continue;
         }
         static GH: OnceLock<Regex> = OnceLock::new();
-        let github = r.starts_with("https://github.com/");
-        if let Some(c) = github
-            .then(|| {
-                re(
-                    &GH,
-                    r"^https://github\.com/[^/]+/[^/]+/(?:blob|tree)/(main|master|dev|develop)/",
-                )
-                .captures(r)
-            })
-            .flatten()
-        {
+        // The regex only on GitHub links: most references are not, and `captures` costs.
+        let branch = r.starts_with("https://github.com/").then(|| {
+            re(
+                &GH,
+                r"^https://github\.com/[^/]+/[^/]+/(?:blob|tree)/(main|master|dev|develop)/",
+            )
+            .captures(r)
+        });
+        if let Some(c) = branch.flatten() {
             ctx.push(
                 "reference_github_branch",
                 p.clone(),
@@ -409,7 +407,11 @@ fn check_tags(ctx: &mut Ctx, meta: &RuleMeta) {
     let lowered: Vec<String> = meta
         .tags
         .iter()
-        .map(|t| format!("{t}").to_ascii_lowercase())
+        .map(|t| {
+            let mut l = t.to_string();
+            l.make_ascii_lowercase();
+            l
+        })
         .collect();
     let mut techniques: Vec<(usize, &'static data::AttackObject)> = vec![];
     let mut tactics: Vec<&str> = vec![];
