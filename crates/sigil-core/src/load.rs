@@ -98,23 +98,22 @@ impl Opener {
         if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
             use rustix::fs::{Mode, OFlags};
             if !parent.as_os_str().is_empty() {
-                if self.dir.as_ref().is_none_or(|(p, _)| p != parent) {
-                    self.dir = None;
-                    let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
-                    let fd = rustix::fs::open(parent, flags, Mode::empty())?;
-                    self.dir = Some((parent.to_path_buf(), fd));
-                }
-                if let Some((_, dir)) = &self.dir {
-                    let flags = OFlags::RDONLY | OFlags::CLOEXEC;
-                    if self.noatime {
-                        match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty())
-                        {
-                            Err(rustix::io::Errno::PERM) => self.noatime = false,
-                            r => return Ok(r?.into()),
-                        }
+                let dir = match &self.dir {
+                    Some((p, fd)) if p == parent => fd,
+                    _ => {
+                        let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
+                        let fd = rustix::fs::open(parent, flags, Mode::empty())?;
+                        &self.dir.insert((parent.to_path_buf(), fd)).1
                     }
-                    return Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?.into());
+                };
+                let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+                if self.noatime {
+                    match rustix::fs::openat(dir, name, flags | OFlags::NOATIME, Mode::empty()) {
+                        Err(rustix::io::Errno::PERM) => self.noatime = false,
+                        r => return Ok(r?.into()),
+                    }
                 }
+                return Ok(rustix::fs::openat(dir, name, flags, Mode::empty())?.into());
             }
         }
         std::fs::File::open(path)
