@@ -53,32 +53,35 @@ python3 - "$RUNS" "$NFILES" "$RULES" "$SIGIL" "$SIGMA" "$RSIGMA" <<'PY'
 import statistics, subprocess, sys, time
 
 runs, nfiles, rules, sigil, sigma, rsigma = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-tools = [("sigil check", [sigil, "check", "--no-config", "--color", "never", rules])]
-if sigma:
-    tools.append(("sigma check (sigma-cli)", [sigma, "check", "-x", "attacktag", "-x", "d3_fendtag", rules]))
+# sigil and rsigma alternate run by run (each round runs both once), so a slow phase of this
+# (virtual) machine weighs on both alike. sigma-cli is warmed up and timed after them: a
+# Python process of a few hundred MB leaves the kernel reclaiming memory and the caches
+# cold, which slowed the next tool's run by 20-100% when it ran among the rounds.
+fast = [("sigil check", [sigil, "check", "--no-config", "--color", "never", rules])]
 if rsigma:
-    tools.append(("rsigma rule lint", [rsigma, "rule", "lint", "--color", "never", rules]))
+    fast.append(("rsigma rule lint", [rsigma, "rule", "lint", "--color", "never", rules]))
+slow = []
+if sigma:
+    slow.append(("sigma check (sigma-cli)", [sigma, "check", "-x", "attacktag", "-x", "d3_fendtag", rules]))
 
 def once(cmd):
     t = time.perf_counter()
     p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return time.perf_counter() - t, p.returncode, p.stderr.decode(errors="replace")
 
-results = {name: [] for name, _ in tools}
-for name, cmd in tools:
-    _, rc, err = once(cmd)  # warm-up (page cache, Python bytecode)
+def warm_up(name, cmd):
+    _, rc, err = once(cmd)  # page cache, Python bytecode
     if rc not in (0, 1):
         print(f"{name}: exit code {rc}; stderr tail:\n{err[-800:]}", file=sys.stderr)
-# sigil and rsigma round-robin (each round runs both once), so a slow phase of this
-# (virtual) machine weighs on both alike; sigma-cli's runs come after them: a Python process
-# of a few hundred MB leaves the kernel reclaiming memory and the caches cold, which slowed
-# the next tool's run by 20-100% when it ran inside the rounds.
-fast = [t for t in tools if t[0] != "sigma check (sigma-cli)"]
-slow = [t for t in tools if t[0] == "sigma check (sigma-cli)"]
+
+results = {name: [] for name, _ in fast}
+for name, cmd in fast:
+    warm_up(name, cmd)
 for _ in range(runs):
     for name, cmd in fast:
         results[name].append(once(cmd)[0])
 for name, cmd in slow:
+    warm_up(name, cmd)
     results[name] = [once(cmd)[0] for _ in range(runs)]
 
 base = statistics.median(results["sigil check"])
