@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 
 use hashbrown::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -209,10 +210,12 @@ fn finish(set: &Collection, mut findings: Vec<Finding>, config: &Config) -> Vec<
 
 /// What [`check_files`] found.
 pub struct Checked {
-    /// The loaded files: text, metadata and load errors. Unless the set holds filter or
-    /// correlation documents, each rule's `detection` is empty (released once validated;
-    /// see `release_detections`): read the files with [`Collection::load_paths`] to keep
-    /// the trees.
+    /// The loaded files and their load errors. Unless the set holds filter or correlation
+    /// documents, rule files are trimmed once validated (see `release`): each rule's
+    /// `detection` is empty, and a file with no finding and no error keeps neither its
+    /// text (`source` is empty) nor more of its rules' metadata than `title`, `id`,
+    /// `name` and `source` (logsource and fields empty too). Read the files with
+    /// [`Collection::load_paths`] to keep everything.
     pub collection: Collection,
     /// Lowering errors (rules, filters, correlations), located: what
     /// `collection.lower().errors` holds.
@@ -226,9 +229,13 @@ pub struct Checked {
 /// validated while its tree is still in cache, and its IR is dropped right after (no
 /// barrier between the stages, a third less memory touched on the SigmaHQ corpus).
 /// Lowering a rule on its own is exact unless the set holds filter or correlation
-/// documents; then the set is lowered as a whole and validated again.
+/// documents; then the files are read again and the set is lowered and validated as a
+/// whole.
 pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
-    let per_file: Vec<(LoadedFile, Vec<sigil_core::Error>, Vec<Finding>)> = paths
+    // Fingerprints of released texts, to tell whether a file read again for a set-level
+    // finding is still the one that was checked.
+    let hasher = hashbrown::DefaultHashBuilder::default();
+    let per_file: Vec<PerFile> = paths
         .par_iter()
         .map_init(sigil_core::load::Opener::default, |opener, p| {
             let mut file = sigil_core::load::load_file_with(opener, p);
@@ -241,26 +248,39 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
                 check_file(&file, &by_doc)
             };
             drop(rules);
-            release_detections(&mut file);
-            (file, errors, findings)
+            let clean = errors.is_empty() && findings.is_empty();
+            let released = release(&mut file, clean).then(|| hasher.hash_one(&*file.source));
+            if released.is_some() {
+                file.source = Arc::from("");
+            }
+            PerFile {
+                file,
+                errors,
+                findings,
+                released,
+            }
         })
         .collect();
     let mut files = Vec::with_capacity(per_file.len());
+    let mut released = Vec::with_capacity(per_file.len());
     let mut errors = vec![];
     let mut findings = vec![];
-    for (f, e, v) in per_file {
-        files.push(f);
-        errors.extend(e);
-        findings.extend(v);
+    for one in per_file {
+        files.push(one.file);
+        released.push(one.released);
+        errors.extend(one.errors);
+        findings.extend(one.findings);
     }
     let mut collection = Collection::from_files(files);
     if collection.has_set_level_documents() {
-        // Lowered again as a whole, from the kept text: the released trees are read anew.
-        for f in collection.files.iter_mut().filter(|f| rules_only(f)) {
-            let bom = f.bom;
-            *f = sigil_core::load::load_str(&f.source, f.path.clone());
-            f.bom = bom;
-        }
+        // Filters and correlations change other rules: read everything again and go the
+        // whole-set way (the trimmed files lack their trees and text).
+        let collection = Collection::from_files(
+            paths
+                .par_iter()
+                .map(|p| sigil_core::load::load_file(p))
+                .collect(),
+        );
         let lowered = collection.lower();
         let findings = check(&collection, &lowered, config);
         return Checked {
@@ -270,6 +290,7 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
         };
     }
     let findings = finish(&collection, findings, config);
+    restore_texts(&mut collection, &findings, paths, &released, &hasher);
     Checked {
         collection,
         errors,
@@ -277,23 +298,75 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
     }
 }
 
-/// Empty the detection trees of a file's rules once they are validated. They are most of
-/// a large set's memory and reporting needs only the text, metadata and errors; freed on
-/// the thread that made them, their memory serves the next file (on SigmaHQ's rules/ a
-/// third fewer page faults, each ~2.4 us on a small VM). Files holding a filter or
-/// correlation keep theirs (they are read again anyway when the set is lowered whole).
-fn release_detections(file: &mut LoadedFile) {
+/// One file's outcome in [`check_files`]'s pass.
+struct PerFile {
+    file: LoadedFile,
+    errors: Vec<sigil_core::Error>,
+    findings: Vec<Finding>,
+    /// The fingerprint of the text, if it was released.
+    released: Option<u64>,
+}
+
+/// Trim a rule file once validated: the detection trees always (they are most of a large
+/// set's memory), and for a `clean` file (no finding, no error) the metadata the report
+/// and the set-level validators do not use. Freed on the thread that made them, their
+/// memory serves the next file: on SigmaHQ's rules/ half the page faults (each ~2.4 us
+/// on a small VM) and ~10% of the run. Files holding a filter or correlation are left
+/// whole (the set is then read again anyway). Returns whether the file's text may go
+/// too (the caller drops it).
+fn release(file: &mut LoadedFile, clean: bool) -> bool {
     if !rules_only(file) {
-        return;
+        return false;
     }
+    let clean = clean && file.errors.is_empty();
     for d in &mut file.documents {
         if let sigil_core::Document::Rule(r) = d {
             r.detection = Default::default();
+            if clean {
+                r.logsource = Default::default();
+                r.fields = vec![];
+                if let Some(m) = Arc::get_mut(&mut r.meta) {
+                    *m = sigil_core::ast::RuleMeta {
+                        title: std::mem::take(&mut m.title),
+                        id: m.id,
+                        name: m.name.take(),
+                        source: std::mem::take(&mut m.source),
+                        ..Default::default()
+                    };
+                }
+            }
+        }
+    }
+    clean
+}
+
+/// Read again the text of trimmed files that a set-level finding (a duplicate id, title
+/// or file name) points into, so that it can be located and shown. A file that changed
+/// since it was checked keeps no text: its finding is reported without a position.
+fn restore_texts(
+    collection: &mut Collection,
+    findings: &[Finding],
+    paths: &[std::path::PathBuf],
+    released: &[Option<u64>],
+    hasher: &hashbrown::DefaultHashBuilder,
+) {
+    let wanted: hashbrown::HashSet<&str> = findings.iter().map(|f| &*f.file).collect();
+    let mut opener = sigil_core::load::Opener::default();
+    for ((file, path), fingerprint) in collection.files.iter_mut().zip(paths).zip(released) {
+        let Some(fingerprint) = fingerprint else {
+            continue;
+        };
+        if !wanted.contains(&*file.path) {
+            continue;
+        }
+        let again = sigil_core::load::load_file_with(&mut opener, path);
+        if hasher.hash_one(&*again.source) == *fingerprint && again.bom == file.bom {
+            file.source = again.source;
         }
     }
 }
 
-/// A file of rules and nothing else: the files whose trees [`release_detections`] empties.
+/// A file of rules and nothing else: the files [`release`] trims.
 fn rules_only(file: &LoadedFile) -> bool {
     !file.documents.is_empty()
         && file
@@ -373,4 +446,59 @@ pub fn resolve_spans(set: &Collection, findings: &mut [Finding]) {
             b.validator,
         ))
     });
+}
+
+#[cfg(test)]
+mod restore_tests {
+    use super::*;
+
+    /// A trimmed file is given its text back only if it still reads as it did when checked.
+    #[test]
+    fn changed_files_stay_without_text() {
+        let dir = std::env::temp_dir().join(format!("sigil-restore-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text = "title: T\nlogsource:\n    product: windows\n";
+        let paths: Vec<std::path::PathBuf> = ["same.yml", "changed.yml"]
+            .iter()
+            .map(|n| dir.join(n))
+            .collect();
+        for p in &paths {
+            std::fs::write(p, text).unwrap();
+        }
+        let hasher = hashbrown::DefaultHashBuilder::default();
+        let mut files: Vec<LoadedFile> = paths
+            .iter()
+            .map(|p| sigil_core::load::load_file(p))
+            .collect();
+        let fingerprints: Vec<Option<u64>> = files
+            .iter()
+            .map(|f| Some(hasher.hash_one(&*f.source)))
+            .collect();
+        for f in &mut files {
+            f.source = Arc::from("");
+        }
+        std::fs::write(&paths[1], "title: T2\nlogsource:\n    product: windows\n").unwrap();
+        let mut collection = Collection::from_files(files);
+        let findings: Vec<Finding> = collection
+            .files
+            .iter()
+            .map(|f| Finding {
+                validator: "id_duplicate",
+                severity: Severity::Error,
+                message: String::new(),
+                help: None,
+                file: f.path.clone(),
+                document: 0,
+                path: Some(YamlPath::root()),
+                offset: None,
+                span: None,
+                rule: None,
+                fix: None,
+            })
+            .collect();
+        restore_texts(&mut collection, &findings, &paths, &fingerprints, &hasher);
+        assert_eq!(&*collection.files[0].source, text);
+        assert_eq!(&*collection.files[1].source, "");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
