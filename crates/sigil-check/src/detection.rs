@@ -1,6 +1,8 @@
 //! Log source, field name and detection validators, and the condition analysis.
 
 // foldhash (hashbrown's default) rather than SipHash: these maps sit on the per-rule path.
+use std::borrow::Cow;
+
 use hashbrown::{HashMap, HashSet};
 
 use sigil_core::ast::{Detection, DetectionItem, LogSource, Rule, Search, Value, YamlPath};
@@ -408,20 +410,27 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
                     | Modifier::Wide
             )
         });
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, v) in item.values.iter().enumerate() {
-        let key = match v {
-            Value::Str(s) if !cased => s.to_lowercase(),
-            Value::Str(s) => s.clone(),
-            other => other.to_string(),
-        };
-        if let Some(first) = seen.insert(key, i) {
-            ctx.push(
-                "value_duplicate",
-                value_path(item, i),
-                format!("value {v} of '{field}' is listed twice"),
-            )
-            .help(format!("it is already value {} of the list", first + 1));
+    // Values are compared by a key: the text, lower-cased unless `cased`; a number or
+    // boolean by its text. Most items hold one value, most lists a handful: a key is
+    // borrowed when lower-casing would not change it, and looked up by a linear scan
+    // below 16 values (the latest earlier occurrence is the one named).
+    if item.values.len() > 1 {
+        let keys: Vec<Cow<'_, str>> = item.values.iter().map(|v| dup_key(v, cased)).collect();
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            let first = if keys.len() < 16 {
+                keys[..i].iter().rposition(|x| x == k)
+            } else {
+                seen.insert(k, i)
+            };
+            if let Some(first) = first {
+                ctx.push(
+                    "value_duplicate",
+                    value_path(item, i),
+                    format!("value {} of '{field}' is listed twice", item.values[i]),
+                )
+                .help(format!("it is already value {} of the list", first + 1));
+            }
         }
     }
     // Wildcards that a modifier would express.
@@ -496,6 +505,17 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
             )
             .help(format!("write {s} without quotes"));
         }
+    }
+}
+
+/// A value as the duplicate check compares it (see `check_item`).
+fn dup_key(v: &Value, cased: bool) -> Cow<'_, str> {
+    match v {
+        Value::Str(s) if cased || !s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80) => {
+            Cow::Borrowed(s)
+        }
+        Value::Str(s) => Cow::Owned(s.to_lowercase()),
+        other => Cow::Owned(other.to_string()),
     }
 }
 

@@ -230,3 +230,66 @@ fn sarif_and_json_output() {
         "colour: {text:?}"
     );
 }
+
+/// Duplicate values: case-insensitive unless `cased` (Unicode lower-casing), a number and
+/// its text are the same value, and each repeat names the latest earlier occurrence, in
+/// short lists and in long ones alike.
+#[test]
+fn value_duplicates_are_compared_as_lower_case_text() {
+    let rule = |field: &str, values: &[&str]| {
+        let list: String = values
+            .iter()
+            .map(|v| format!("            - {v}\n"))
+            .collect();
+        format!(
+            "title: Duplicate values test\nid: 5e3a1f0e-5c9e-4b8e-9d7a-6b1f2f6f1a02\nstatus: test\n\
+             description: Checks which values count as repeated in one list.\nauthor: sigil\n\
+             date: 2024-01-01\nlogsource:\n    product: windows\n    category: process_creation\n\
+             detection:\n    selection:\n        {field}:\n{list}    condition: selection\n\
+             falsepositives:\n    - Unknown\nlevel: low\n"
+        )
+    };
+    let dups = |field: &str, values: &[&str]| -> Vec<(usize, String)> {
+        run_str(&rule(field, values), "dups.yml", &Config::default())
+            .into_iter()
+            .filter(|f| f.validator == "value_duplicate")
+            .map(|f| {
+                let line = f.span.map_or(0, |s| s.line as usize);
+                (line, f.help.unwrap_or_default())
+            })
+            .collect()
+    };
+    // Values start on line 13.
+    let short = dups(
+        "CommandLine|contains",
+        &["'ÉTÉ'", "'x'", "'été'", "'X'", "'x'"],
+    );
+    assert_eq!(
+        short,
+        [
+            (15, "it is already value 1 of the list".to_string()),
+            (16, "it is already value 2 of the list".to_string()),
+            (17, "it is already value 4 of the list".to_string()),
+        ]
+    );
+    assert!(dups(
+        "CommandLine|contains|cased",
+        &["'ÉTÉ'", "'été'", "'x'", "'X'"]
+    )
+    .is_empty());
+    assert_eq!(dups("EventID", &["4688", "'4688'"]).len(), 1);
+    // Twenty values, the last three repeating values 1, 2 and 19.
+    let mut long: Vec<String> = (0..17).map(|i| format!("'v{i}'")).collect();
+    long.extend(["'V0'", "'v1'", "'V16'"].map(String::from));
+    let long: Vec<&str> = long.iter().map(String::as_str).collect();
+    let found = dups("CommandLine|contains", &long);
+    let helps: Vec<&str> = found.iter().map(|(_, h)| h.as_str()).collect();
+    assert_eq!(
+        helps,
+        [
+            "it is already value 1 of the list",
+            "it is already value 2 of the list",
+            "it is already value 17 of the list",
+        ]
+    );
+}

@@ -122,7 +122,11 @@ impl Opener {
 
 /// [`load_file`], opening the file with `opener`.
 pub fn load_file_with(opener: &mut Opener, path: &Path) -> LoadedFile {
-    let name: Arc<str> = Arc::from(path.to_string_lossy().as_ref());
+    // `to_str` first: `to_string_lossy` walks the name in UTF-8 chunks, a slower check.
+    let name: Arc<str> = match path.to_str() {
+        Some(s) => Arc::from(s),
+        None => Arc::from(path.to_string_lossy().as_ref()),
+    };
     let fail = |kind| LoadedFile {
         path: name.clone(),
         source: Arc::from(""),
