@@ -462,7 +462,8 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
     }
     for (i, v) in item.values.iter().enumerate() {
         let Value::Str(s) = v else { continue };
-        if s.chars().any(|c| (c as u32) < 0x20) {
+        // Bytes below 0x20 are exactly the characters below U+0020 in UTF-8.
+        if s.bytes().any(|b| b < 0x20) {
             let shown: String = s.escape_debug().collect();
             ctx.push(
                 "control_character",
@@ -530,22 +531,25 @@ fn wildcard_shape(s: &str) -> Option<&'static str> {
     }
 }
 
+// These two look at ASCII bytes only: `*`, `?` and `\\` never occur inside a multi-byte
+// UTF-8 sequence, and an escaped multi-byte character resets the state as its first
+// byte does.
 fn has_double_wildcard(s: &str) -> bool {
     let mut escaped = false;
     let mut prev_star = false;
-    for c in s.chars() {
+    for b in s.bytes() {
         if escaped {
             escaped = false;
             prev_star = false;
             continue;
         }
-        match c {
-            '\\' => {
+        match b {
+            b'\\' => {
                 escaped = true;
                 prev_star = false;
             }
-            '*' if prev_star => return true,
-            '*' => prev_star = true,
+            b'*' if prev_star => return true,
+            b'*' => prev_star = true,
             _ => prev_star = false,
         }
     }
@@ -554,13 +558,13 @@ fn has_double_wildcard(s: &str) -> bool {
 
 fn has_escaped_wildcard(s: &str) -> bool {
     let mut escaped = false;
-    for c in s.chars() {
+    for b in s.bytes() {
         if escaped {
-            if c == '*' || c == '?' {
+            if b == b'*' || b == b'?' {
                 return true;
             }
             escaped = false;
-        } else if c == '\\' {
+        } else if b == b'\\' {
             escaped = true;
         }
     }

@@ -62,7 +62,8 @@ impl<'a> TopLevel<'a> {
             }
             let lead = rest.len() - rest.trim_start().len();
             let mut value = rest.trim_start();
-            if let Some(pos) = value.find(" #") {
+            // A comment: " #" (a plain loop; `str::find` sets up a searcher per call).
+            if let Some(pos) = value.as_bytes().windows(2).position(|w| w == b" #") {
                 value = &value[..pos];
             }
             let value = value.trim_end();

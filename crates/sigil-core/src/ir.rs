@@ -473,39 +473,47 @@ impl Expr {
 
     /// Conjunction with flattening and constant folding.
     pub fn and(items: impl IntoIterator<Item = Expr>) -> Expr {
-        let items = items.into_iter();
-        let mut out = Vec::with_capacity(items.size_hint().0);
-        for e in items {
-            match e {
-                Expr::Const(true) => {}
-                Expr::Const(false) => return Expr::Const(false),
-                Expr::And(inner) => out.extend(inner),
-                other => out.push(other),
-            }
-        }
-        match out.len() {
-            0 => Expr::Const(true),
-            1 => out.pop().unwrap_or(Expr::Const(true)),
-            _ => Expr::And(out),
-        }
+        Expr::junction(items.into_iter().collect(), true)
     }
 
     /// Disjunction with flattening and constant folding.
     pub fn or(items: impl IntoIterator<Item = Expr>) -> Expr {
-        let items = items.into_iter();
-        let mut out = Vec::with_capacity(items.size_hint().0);
-        for e in items {
-            match e {
-                Expr::Const(false) => {}
-                Expr::Const(true) => return Expr::Const(true),
-                Expr::Or(inner) => out.extend(inner),
-                other => out.push(other),
-            }
+        Expr::junction(items.into_iter().collect(), false)
+    }
+
+    /// `and` / `or` over `items`: the absorbing constant makes the whole that constant,
+    /// the neutral one is dropped, operands of the same kind are spliced in (one level),
+    /// and one operand left stands alone. In place: lowering builds one per detection
+    /// item, and a `Vec` passed in (collected without copying) is reused.
+    fn junction(mut items: Vec<Expr>, and: bool) -> Expr {
+        if items
+            .iter()
+            .any(|e| matches!(e, Expr::Const(b) if *b != and))
+        {
+            return Expr::Const(!and);
         }
-        match out.len() {
-            0 => Expr::Const(false),
-            1 => out.pop().unwrap_or(Expr::Const(false)),
-            _ => Expr::Or(out),
+        items.retain(|e| !matches!(e, Expr::Const(_)));
+        let same_kind = |e: &Expr| match e {
+            Expr::And(_) => and,
+            Expr::Or(_) => !and,
+            _ => false,
+        };
+        if items.iter().any(same_kind) {
+            let mut out = Vec::with_capacity(items.len());
+            for e in items {
+                match e {
+                    Expr::And(inner) if and => out.extend(inner),
+                    Expr::Or(inner) if !and => out.extend(inner),
+                    other => out.push(other),
+                }
+            }
+            items = out;
+        }
+        match items.len() {
+            0 => Expr::Const(and),
+            1 => items.pop().unwrap_or(Expr::Const(and)),
+            _ if and => Expr::And(items),
+            _ => Expr::Or(items),
         }
     }
 

@@ -233,6 +233,14 @@ pub fn lower_item(item: &DetectionItem) -> Result<Expr, Error> {
             }),
             None => return Err(verr(item, "an empty keyword list matches nothing".into())),
         }
+    } else if let [v] = item.values.as_slice() {
+        // One value (most items): the junction of one operand is the operand, unless it
+        // is itself a junction to splice; no list built.
+        match lower_value(item, v)? {
+            e @ (Expr::And(_) | Expr::Or(_)) if item.has(Modifier::All) => Expr::and([e]),
+            e @ (Expr::And(_) | Expr::Or(_)) => Expr::or([e]),
+            e => e,
+        }
     } else {
         let mut parts = Vec::with_capacity(item.values.len());
         for v in &item.values {
@@ -490,6 +498,48 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
     }
 
     let expand = item.has(Modifier::Expand);
+    let pred = |pattern: Pattern, positioned: bool| match field {
+        Some(f) => Expr::pred(Pred::Str {
+            field: f.to_string(),
+            pattern,
+            cased,
+        }),
+        None => keyword(
+            if positioned {
+                pattern
+            } else {
+                pattern.contains()
+            },
+            cased,
+        ),
+    };
+    // Without an encoding or expanding modifier a value is one pattern: built in place
+    // (the general path below keeps a list of variants per modifier).
+    if !mods.iter().any(|m| {
+        matches!(
+            m,
+            Modifier::Base64
+                | Modifier::Base64Offset
+                | Modifier::Utf16le
+                | Modifier::Wide
+                | Modifier::Utf16be
+                | Modifier::Utf16
+                | Modifier::Windash
+        )
+    }) {
+        let mut pattern = value::parse_sigma_string(&text, expand);
+        let mut positioned = false;
+        for m in mods {
+            pattern = match m {
+                Modifier::Contains => pattern.contains(),
+                Modifier::StartsWith => pattern.startswith(),
+                Modifier::EndsWith => pattern.endswith(),
+                _ => continue,
+            };
+            positioned = true;
+        }
+        return Ok(pred(pattern, positioned));
+    }
     let mut work = vec![Working {
         pattern: value::parse_sigma_string(&text, expand),
         bytes: false,
@@ -545,22 +595,9 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
         let mut seen = std::collections::HashSet::with_capacity(work.len());
         work.retain(|w| seen.insert(w.pattern.clone()));
     }
-    let alts = work.into_iter().map(|w| match field {
-        Some(f) => Expr::pred(Pred::Str {
-            field: f.to_string(),
-            pattern: w.pattern,
-            cased,
-        }),
-        None => keyword(
-            if positioned {
-                w.pattern
-            } else {
-                w.pattern.contains()
-            },
-            cased,
-        ),
-    });
-    Ok(Expr::or(alts))
+    Ok(Expr::or(
+        work.into_iter().map(|w| pred(w.pattern, positioned)),
+    ))
 }
 
 fn keyword(pattern: Pattern, cased: bool) -> Expr {
