@@ -230,6 +230,18 @@ impl Pattern {
         p
     }
 
+    /// Pieces as [`Pattern::push`] would leave them: no empty literal, no two literals
+    /// in a row.
+    pub(crate) fn from_normalized(pieces: Vec<Piece>) -> Self {
+        debug_assert!(pieces
+            .windows(2)
+            .all(|w| !matches!(w, [Piece::Lit(_), Piece::Lit(_)])));
+        debug_assert!(!pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Lit(l) if l.is_empty())));
+        Pattern(pieces)
+    }
+
     pub fn pieces(&self) -> &[Piece] {
         &self.0
     }

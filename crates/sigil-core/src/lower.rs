@@ -340,7 +340,8 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
         }));
     }
     let stringish = mods.iter().any(|m| is_string_modifier(*m));
-    let text = match v {
+    // Borrowed for a string value: most values only feed a pattern, which copies.
+    let text: std::borrow::Cow<'_, str> = match v {
         Value::Null => {
             if let Some(m) = mods
                 .iter()
@@ -390,14 +391,14 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
                 None => keyword(Pattern::literal(&x.to_string()).contains(), false),
             })
         }
-        Value::Int(i) => i.to_string(),
-        Value::Float(x) => x.to_string(),
-        Value::Str(s) => s.clone(),
+        Value::Int(i) => i.to_string().into(),
+        Value::Float(x) => x.to_string().into(),
+        Value::Str(s) => s.as_str().into(),
     };
     let cased = item.has(Modifier::Cased);
 
     if item.has(Modifier::Re) {
-        let mut regex = text;
+        let mut regex = text.into_owned();
         let mut flags = RegexFlags::default();
         for m in mods {
             match m {
@@ -491,7 +492,7 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
         }
         return Ok(Expr::pred(Pred::FieldRef {
             field: need_field("'fieldref'")?,
-            other: text,
+            other: text.into_owned(),
             kind,
             cased,
         }));
@@ -527,7 +528,15 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
                 | Modifier::Windash
         )
     }) {
-        let mut pattern = value::parse_sigma_string(&text, expand);
+        let stars: usize = mods
+            .iter()
+            .map(|m| match m {
+                Modifier::Contains => 2,
+                Modifier::StartsWith | Modifier::EndsWith => 1,
+                _ => 0,
+            })
+            .sum();
+        let mut pattern = value::parse_sigma_string_with(&text, expand, stars);
         let mut positioned = false;
         for m in mods {
             pattern = match m {

@@ -5,13 +5,28 @@ use base64::Engine as _;
 
 use crate::ir::{Pattern, Piece};
 
-/// Parse a Sigma string: `*` and `?` are wildcards; a backslash escapes `*`, `?` and `\`;
+/// Parse a Sigma string: `*` and `?` are wildcards; a backslash escapes `*`, `?` and `\\`;
 /// a backslash before anything else is a literal backslash (so `C:\Windows` needs no
 /// doubling). With `expand`, `%name%` becomes a placeholder and `\%` a literal `%`.
 pub fn parse_sigma_string(s: &str, expand: bool) -> Pattern {
-    let mut p = Pattern::new();
+    parse_sigma_string_with(s, expand, 0)
+}
+
+/// [`parse_sigma_string`], with room for `extra` more pieces (the stars that
+/// `contains`/`startswith`/`endswith` add): lowering parses every value of every rule, and
+/// growing each pattern afterwards was a tenth of its allocations.
+pub fn parse_sigma_string_with(s: &str, expand: bool, extra: usize) -> Pattern {
     let bytes = s.as_bytes();
     let special = |b: u8| b == b'\\' || b == b'*' || b == b'?' || (expand && b == b'%');
+    // Most values are one literal; a wildcard inside grows the list.
+    let mut pieces = Vec::with_capacity(1 + extra);
+    // The literal being gathered; flushed as one piece before a wildcard and at the end.
+    let mut lit = String::new();
+    let flush = |lit: &mut String, pieces: &mut Vec<Piece>| {
+        if !lit.is_empty() {
+            pieces.push(Piece::Lit(std::mem::take(lit)));
+        }
+    };
     // Runs of ordinary characters are copied as one slice; only the ASCII specials above
     // need a look (they never occur inside a multi-byte UTF-8 sequence).
     let mut i = 0;
@@ -21,36 +36,45 @@ pub fn parse_sigma_string(s: &str, expand: bool) -> Pattern {
             .position(|&b| special(b))
             .map_or(bytes.len(), |n| i + n);
         if run > i {
-            p.push_lit(&s[i..run]);
+            if lit.is_empty() {
+                // Room for the rest of the text: a literal is at most that long.
+                lit.reserve_exact(bytes.len() - i);
+            }
+            lit.push_str(&s[i..run]);
             i = run;
             continue;
+        }
+        if lit.is_empty() {
+            lit.reserve_exact(bytes.len() - i);
         }
         match bytes[i] {
             b'\\' => match s[i + 1..].chars().next() {
                 Some(c @ ('*' | '?' | '\\')) => {
-                    p.push_char(c);
+                    lit.push(c);
                     i += 2;
                 }
                 Some('%') if expand => {
-                    p.push_char('%');
+                    lit.push('%');
                     i += 2;
                 }
                 Some(c) => {
-                    p.push_char('\\');
-                    p.push_char(c);
+                    lit.push('\\');
+                    lit.push(c);
                     i += 1 + c.len_utf8();
                 }
                 None => {
-                    p.push_char('\\');
+                    lit.push('\\');
                     i += 1;
                 }
             },
             b'*' => {
-                p.push(Piece::Star);
+                flush(&mut lit, &mut pieces);
+                pieces.push(Piece::Star);
                 i += 1;
             }
             b'?' => {
-                p.push(Piece::Question);
+                flush(&mut lit, &mut pieces);
+                pieces.push(Piece::Question);
                 i += 1;
             }
             _ => {
@@ -58,18 +82,20 @@ pub fn parse_sigma_string(s: &str, expand: bool) -> Pattern {
                 let rest = &s[i + 1..];
                 match rest.find('%') {
                     Some(end) if end > 0 => {
-                        p.push(Piece::Placeholder(rest[..end].to_string()));
+                        flush(&mut lit, &mut pieces);
+                        pieces.push(Piece::Placeholder(rest[..end].to_string()));
                         i += end + 2;
                     }
                     _ => {
-                        p.push_char('%');
+                        lit.push('%');
                         i += 1;
                     }
                 }
             }
         }
     }
-    p
+    flush(&mut lit, &mut pieces);
+    Pattern::from_normalized(pieces)
 }
 
 /// A value on its way through an encoding chain: text, or bytes produced by a UTF-16
