@@ -410,18 +410,29 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
                     | Modifier::Wide
             )
         });
-    // Values are compared by a key: the text, lower-cased unless `cased`; a number or
-    // boolean by its text. Most items hold one value, most lists a handful: a key is
-    // borrowed when lower-casing would not change it, and looked up by a linear scan
-    // below 16 values (the latest earlier occurrence is the one named).
-    if item.values.len() > 1 {
-        let keys: Vec<Cow<'_, str>> = item.values.iter().map(|v| dup_key(v, cased)).collect();
-        let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, k) in keys.iter().enumerate() {
-            let first = if keys.len() < 16 {
-                keys[..i].iter().rposition(|x| x == k)
+    // Values are compared as text, lower-cased unless `cased`; a number or boolean by its
+    // text. Most items hold one value, most lists a handful: below 16 values each is
+    // compared with the earlier ones (ASCII text without lower-casing it), above through
+    // a map of keys. A repeat names the latest earlier occurrence.
+    let n = item.values.len();
+    if n > 1 {
+        let keys: Vec<Cow<'_, str>> = if n < 16 {
+            vec![]
+        } else {
+            item.values.iter().map(|v| dup_key(v, cased)).collect()
+        };
+        let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
+        for i in 1..n {
+            let first = if n < 16 {
+                let v = &item.values[i];
+                item.values[..i]
+                    .iter()
+                    .rposition(|w| same_value(w, v, cased))
             } else {
-                seen.insert(k, i)
+                if i == 1 {
+                    seen.insert(&keys[0], 0);
+                }
+                seen.insert(&keys[i], i)
             };
             if let Some(first) = first {
                 ctx.push(
@@ -506,6 +517,16 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
             )
             .help(format!("write {s} without quotes"));
         }
+    }
+}
+
+/// Whether two values are the same for the duplicate check: `dup_key` equality, with ASCII
+/// text compared in place.
+fn same_value(a: &Value, b: &Value, cased: bool) -> bool {
+    match (a, b) {
+        (Value::Str(x), Value::Str(y)) if cased => x == y,
+        (Value::Str(x), Value::Str(y)) if x.is_ascii() && y.is_ascii() => x.eq_ignore_ascii_case(y),
+        _ => dup_key(a, cased) == dup_key(b, cased),
     }
 }
 
@@ -723,7 +744,79 @@ enum AtomKey<'e> {
     Pred(&'e Pred),
 }
 
-fn to_bool<'e>(e: &'e Expr, atoms: &mut Vec<AtomKey<'e>>) -> Option<Bool> {
+/// The distinct atoms of a formula, each with a hash of its text so that a new atom is
+/// compared in full only with those of equal hash (a condition over a long value list
+/// has hundreds of predicates, each compared with every earlier one).
+#[derive(Default)]
+struct Atoms<'e> {
+    keys: Vec<AtomKey<'e>>,
+    hashes: Vec<u64>,
+}
+
+impl<'e> Atoms<'e> {
+    fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    fn index(&mut self, key: AtomKey<'e>) -> Option<usize> {
+        let h = key.hash();
+        let found = (0..self.keys.len()).find(|&i| self.hashes[i] == h && self.keys[i] == key);
+        match found {
+            Some(i) => Some(i),
+            None if self.keys.len() < MAX_ATOMS => {
+                self.keys.push(key);
+                self.hashes.push(h);
+                Some(self.keys.len() - 1)
+            }
+            None => None,
+        }
+    }
+}
+
+impl AtomKey<'_> {
+    /// FNV-1a over the field and the pattern; other predicates hash by kind only (equal
+    /// keys hash alike, which is all the lookup needs).
+    fn hash(&self) -> u64 {
+        fn mix(h: &mut u64, bytes: &[u8]) {
+            for &b in bytes {
+                *h = (*h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+            }
+            *h = (*h ^ 0xff).wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut h = 0xcbf2_9ce4_8422_2325;
+        let pattern = |h: &mut u64, p: &sigil_core::ir::Pattern| {
+            for piece in p.pieces() {
+                match piece {
+                    sigil_core::ir::Piece::Lit(s) => mix(h, s.as_bytes()),
+                    sigil_core::ir::Piece::Star => mix(h, b"*"),
+                    sigil_core::ir::Piece::Question => mix(h, b"?"),
+                    sigil_core::ir::Piece::Placeholder(s) => mix(h, s.as_bytes()),
+                }
+            }
+        };
+        match self {
+            AtomKey::NullOf(f) => {
+                mix(&mut h, b"null");
+                mix(&mut h, f.as_bytes());
+            }
+            AtomKey::Pred(Pred::Str {
+                field, pattern: p, ..
+            }) => {
+                mix(&mut h, b"str");
+                mix(&mut h, field.as_bytes());
+                pattern(&mut h, p);
+            }
+            AtomKey::Pred(Pred::Keyword { pattern: p, .. }) => {
+                mix(&mut h, b"keyword");
+                pattern(&mut h, p);
+            }
+            AtomKey::Pred(_) => mix(&mut h, b"other"),
+        }
+        h
+    }
+}
+
+fn to_bool<'e>(e: &'e Expr, atoms: &mut Atoms<'e>) -> Option<Bool> {
     Some(match e {
         Expr::Const(b) => Bool::Const(*b),
         Expr::And(v) => Bool::And(v.iter().map(|x| to_bool(x, atoms)).collect::<Option<_>>()?),
@@ -731,14 +824,7 @@ fn to_bool<'e>(e: &'e Expr, atoms: &mut Vec<AtomKey<'e>>) -> Option<Bool> {
         Expr::Not(x) => Bool::Not(Box::new(to_bool(x, atoms)?)),
         Expr::Pred(p) => {
             let (key, neg) = atom_key(p);
-            let index = match atoms.iter().position(|a| *a == key) {
-                Some(i) => i,
-                None if atoms.len() < MAX_ATOMS => {
-                    atoms.push(key);
-                    atoms.len() - 1
-                }
-                None => return None,
-            };
+            let index = atoms.index(key)?;
             Bool::Atom { index, neg }
         }
     })
@@ -756,7 +842,7 @@ pub fn constant(e: &Expr) -> Option<bool> {
     if nodes > MAX_WORK {
         return structural(e);
     }
-    let mut atoms = vec![];
+    let mut atoms = Atoms::default();
     let Some(b) = to_bool(e, &mut atoms) else {
         return structural(e);
     };
