@@ -493,6 +493,20 @@ fn scalar_text(v: &Y) -> Option<String> {
 
 /// `YYYY-MM-DD`, or the legacy `YYYY/MM/DD` that pySigma still accepts.
 pub fn parse_date(s: &str) -> Option<Date> {
+    // `YYYY-MM-DD` (nearly every date) read in place; anything else takes the general way.
+    if let [y0, y1, y2, y3, b'-', m0, m1, b'-', d0, d1] = *s.as_bytes() {
+        let digits = [y0, y1, y2, y3, m0, m1, d0, d1];
+        if digits.iter().all(u8::is_ascii_digit) {
+            let n = |ds: &[u8]| ds.iter().fold(0u16, |a, d| a * 10 + u16::from(d - b'0'));
+            let (year, month, day) = (n(&digits[..4]), n(&digits[4..6]), n(&digits[6..]));
+            return valid_date(year, month as u8, day as u8, false);
+        }
+    }
+    parse_date_split(s)
+}
+
+/// [`parse_date`] for any text: split at the separator.
+fn parse_date_split(s: &str) -> Option<Date> {
     let (sep, legacy) = if s.contains('/') {
         ('/', true)
     } else {
@@ -509,6 +523,10 @@ pub fn parse_date(s: &str) -> Option<Date> {
         return None;
     }
     let (year, month, day): (u16, u8, u8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    valid_date(year, month, day, legacy)
+}
+
+fn valid_date(year: u16, month: u8, day: u8, legacy: bool) -> Option<Date> {
     let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -1852,6 +1870,14 @@ mod yv {
                 Y::Mapping(ours).to_yaml(),
                 serde_yaml::Value::Mapping(theirs)
             );
+        }
+
+        proptest::proptest! {
+            /// The in-place reading of `YYYY-MM-DD` agrees with the general one.
+            #[test]
+            fn dates_read_in_place_as_split(s in "[0-9]{4}-[0-9]{2}-[0-9]{2}|[0-9/-]{8,11}") {
+                proptest::prop_assert_eq!(crate::load::parse_date(&s), crate::load::parse_date_split(&s));
+            }
         }
 
         proptest::proptest! {
