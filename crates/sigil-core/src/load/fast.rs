@@ -45,8 +45,10 @@ pub(crate) fn read(src: &str) -> R<Vec<(usize, Y<'_>)>> {
         end: 0,
         next: 0,
         depth: 0,
-        items: Vec::new(),
-        entries: Vec::new(),
+        // Working stacks, sized for a typical rule's nesting (they grew a few times per
+        // file otherwise).
+        items: Vec::with_capacity(32),
+        entries: Vec::with_capacity(32),
     };
     let mut docs = Vec::new();
     // Segments between `---` lines; the first one is a document only if it has content.
