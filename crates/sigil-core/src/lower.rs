@@ -516,35 +516,16 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
     };
     // Without an encoding or expanding modifier a value is one pattern: built in place
     // (the general path below keeps a list of variants per modifier).
-    if !mods.iter().any(|m| {
-        matches!(
-            m,
-            Modifier::Base64
-                | Modifier::Base64Offset
-                | Modifier::Utf16le
-                | Modifier::Wide
-                | Modifier::Utf16be
-                | Modifier::Utf16
-                | Modifier::Windash
-        )
-    }) {
-        let stars: usize = mods
+    if !mods.iter().any(|m| encodes(*m)) {
+        let stars = mods
             .iter()
-            .map(|m| match m {
-                Modifier::Contains => 2,
-                Modifier::StartsWith | Modifier::EndsWith => 1,
-                _ => 0,
-            })
+            .filter_map(|m| positional(*m))
+            .map(|(_, n)| n)
             .sum();
         let mut pattern = value::parse_sigma_string_with(&text, expand, stars);
         let mut positioned = false;
-        for m in mods {
-            pattern = match m {
-                Modifier::Contains => pattern.contains(),
-                Modifier::StartsWith => pattern.startswith(),
-                Modifier::EndsWith => pattern.endswith(),
-                _ => continue,
-            };
+        for (place, _) in mods.iter().filter_map(|m| positional(*m)) {
+            pattern = place(pattern);
             positioned = true;
         }
         return Ok(pred(pattern, positioned));
@@ -557,28 +538,15 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
     for m in mods {
         let mut next = Vec::with_capacity(work.len());
         for w in work {
+            if let Some((place, _)) = positional(*m) {
+                positioned = true;
+                next.push(Working {
+                    pattern: place(w.pattern),
+                    ..w
+                });
+                continue;
+            }
             match m {
-                Modifier::Contains => {
-                    positioned = true;
-                    next.push(Working {
-                        pattern: w.pattern.contains(),
-                        ..w
-                    })
-                }
-                Modifier::StartsWith => {
-                    positioned = true;
-                    next.push(Working {
-                        pattern: w.pattern.startswith(),
-                        ..w
-                    })
-                }
-                Modifier::EndsWith => {
-                    positioned = true;
-                    next.push(Working {
-                        pattern: w.pattern.endswith(),
-                        ..w
-                    })
-                }
                 Modifier::Base64 => next.push(value::base64(&w).map_err(|e| verr(item, e))?),
                 Modifier::Base64Offset => {
                     next.extend(value::base64offset(&w).map_err(|e| verr(item, e))?)
@@ -607,6 +575,34 @@ fn lower_value(item: &DetectionItem, v: &Value) -> Result<Expr, Error> {
     Ok(Expr::or(
         work.into_iter().map(|w| pred(w.pattern, positioned)),
     ))
+}
+
+/// A pattern change made by a positional modifier.
+type Place = fn(Pattern) -> Pattern;
+
+/// `contains`, `startswith`, `endswith`: the pattern change and the stars it may add.
+fn positional(m: Modifier) -> Option<(Place, usize)> {
+    match m {
+        Modifier::Contains => Some((Pattern::contains, 2)),
+        Modifier::StartsWith => Some((Pattern::startswith, 1)),
+        Modifier::EndsWith => Some((Pattern::endswith, 1)),
+        _ => None,
+    }
+}
+
+/// The modifiers `lower_value`'s general loop rewrites or multiplies a value with (keep in
+/// step with its arms): a value without any of them is one pattern.
+fn encodes(m: Modifier) -> bool {
+    matches!(
+        m,
+        Modifier::Base64
+            | Modifier::Base64Offset
+            | Modifier::Utf16le
+            | Modifier::Wide
+            | Modifier::Utf16be
+            | Modifier::Utf16
+            | Modifier::Windash
+    )
 }
 
 fn keyword(pattern: Pattern, cased: bool) -> Expr {

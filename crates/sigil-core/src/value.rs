@@ -5,7 +5,7 @@ use base64::Engine as _;
 
 use crate::ir::{Pattern, Piece};
 
-/// Parse a Sigma string: `*` and `?` are wildcards; a backslash escapes `*`, `?` and `\\`;
+/// Parse a Sigma string: `*` and `?` are wildcards; a backslash escapes `*`, `?` and `\`;
 /// a backslash before anything else is a literal backslash (so `C:\Windows` needs no
 /// doubling). With `expand`, `%name%` becomes a placeholder and `\%` a literal `%`.
 pub fn parse_sigma_string(s: &str, expand: bool) -> Pattern {
@@ -31,21 +31,18 @@ pub fn parse_sigma_string_with(s: &str, expand: bool, extra: usize) -> Pattern {
     // need a look (they never occur inside a multi-byte UTF-8 sequence).
     let mut i = 0;
     while i < bytes.len() {
+        if lit.is_empty() && !matches!(bytes[i], b'*' | b'?') {
+            // A literal starts here: room for the rest of the text, its longest length.
+            lit.reserve_exact(bytes.len() - i);
+        }
         let run = bytes[i..]
             .iter()
             .position(|&b| special(b))
             .map_or(bytes.len(), |n| i + n);
         if run > i {
-            if lit.is_empty() {
-                // Room for the rest of the text: a literal is at most that long.
-                lit.reserve_exact(bytes.len() - i);
-            }
             lit.push_str(&s[i..run]);
             i = run;
             continue;
-        }
-        if lit.is_empty() {
-            lit.reserve_exact(bytes.len() - i);
         }
         match bytes[i] {
             b'\\' => match s[i + 1..].chars().next() {
