@@ -422,23 +422,18 @@ fn check_item(ctx: &mut Ctx, item: &DetectionItem, compiled: bool) {
             item.values.iter().map(|v| dup_key(v, cased)).collect()
         };
         let mut seen: HashMap<&str, usize> = HashMap::with_capacity(keys.len());
-        for i in 1..n {
-            let first = if n < 16 {
-                let v = &item.values[i];
-                item.values[..i]
+        for (i, v) in item.values.iter().enumerate() {
+            let first = match keys.get(i) {
+                Some(k) => seen.insert(k, i),
+                None => item.values[..i]
                     .iter()
-                    .rposition(|w| same_value(w, v, cased))
-            } else {
-                if i == 1 {
-                    seen.insert(&keys[0], 0);
-                }
-                seen.insert(&keys[i], i)
+                    .rposition(|w| same_value(w, v, cased)),
             };
             if let Some(first) = first {
                 ctx.push(
                     "value_duplicate",
                     value_path(item, i),
-                    format!("value {} of '{field}' is listed twice", item.values[i]),
+                    format!("value {v} of '{field}' is listed twice"),
                 )
                 .help(format!("it is already value {} of the list", first + 1));
             }

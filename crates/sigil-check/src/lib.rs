@@ -248,11 +248,8 @@ pub fn check_files(paths: &[std::path::PathBuf], config: &Config) -> Checked {
                 check_file(&file, &by_doc)
             };
             drop(rules);
-            let clean = errors.is_empty() && findings.is_empty();
-            let released = release(&mut file, clean).then(|| hasher.hash_one(&*file.source));
-            if released.is_some() {
-                file.source = Arc::from("");
-            }
+            let clean = errors.is_empty() && findings.is_empty() && file.errors.is_empty();
+            let released = release(&mut file, clean, &hasher);
             PerFile {
                 file,
                 errors,
@@ -311,14 +308,17 @@ struct PerFile {
 /// set's memory), and for a `clean` file (no finding, no error) the metadata the report
 /// and the set-level validators do not use. Freed on the thread that made them, their
 /// memory serves the next file: on SigmaHQ's rules/ half the page faults (each ~2.4 us
-/// on a small VM) and ~10% of the run. Files holding a filter or correlation are left
-/// whole (the set is then read again anyway). Returns whether the file's text may go
-/// too (the caller drops it).
-fn release(file: &mut LoadedFile, clean: bool) -> bool {
+/// on a small VM) and ~10% of the run. A clean file's text goes too: its fingerprint is
+/// returned (see `restore_texts`). Files holding a filter or correlation are left whole
+/// (the set is then read again anyway).
+fn release(
+    file: &mut LoadedFile,
+    clean: bool,
+    hasher: &hashbrown::DefaultHashBuilder,
+) -> Option<u64> {
     if !rules_only(file) {
-        return false;
+        return None;
     }
-    let clean = clean && file.errors.is_empty();
     for d in &mut file.documents {
         if let sigil_core::Document::Rule(r) = d {
             r.detection = Default::default();
@@ -337,7 +337,11 @@ fn release(file: &mut LoadedFile, clean: bool) -> bool {
             }
         }
     }
-    clean
+    clean.then(|| {
+        let fingerprint = hasher.hash_one(&*file.source);
+        file.source = Arc::from("");
+        fingerprint
+    })
 }
 
 /// Read again the text of trimmed files that a set-level finding (a duplicate id, title
@@ -482,18 +486,11 @@ mod restore_tests {
         let findings: Vec<Finding> = collection
             .files
             .iter()
-            .map(|f| Finding {
-                validator: "id_duplicate",
-                severity: Severity::Error,
-                message: String::new(),
-                help: None,
-                file: f.path.clone(),
-                document: 0,
-                path: Some(YamlPath::root()),
-                offset: None,
-                span: None,
-                rule: None,
-                fix: None,
+            .map(|f| {
+                Finding::from_error(&sigil_core::Error {
+                    file: f.path.clone(),
+                    ..sigil_core::Error::new(sigil_core::error::ErrorKind::Empty)
+                })
             })
             .collect();
         restore_texts(&mut collection, &findings, &paths, &fingerprints, &hasher);
