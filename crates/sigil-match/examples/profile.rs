@@ -69,6 +69,8 @@ fn main() {
         let mut order: Vec<usize> = (0..rules.len()).collect();
         order.sort_by_key(|&r| std::cmp::Reverse(nanos[r]));
         let total: u128 = nanos.iter().sum();
+        // Per distinct event line (the loop above visits each line once).
+        let n = lines.len().min(n);
         eprintln!("evaluation: {} ns per event", total / n as u128);
         for &r in order.iter().take(25) {
             eprintln!(

@@ -25,6 +25,13 @@
 //! are evaluated. A rule with both a key set and a literal set is evaluated only when both
 //! hit.
 //!
+//! **Literal formulas.** The wake-up set is one operand's literals; a woken rule then
+//! passes a cheap check before evaluation: its [`Formula`], the same derivation keeping
+//! every operand of an `And` (literals of five bytes or more; shorter ones, found in most
+//! events, count as true), evaluated over the groups the scan saw. On the SigmaHQ windows
+//! rules this halves the rules evaluated per event (16.1 to 10.7 without a pipeline, 9.0
+//! to 4.6 with the log-source pipeline) for about 5% more scanning.
+//!
 //! The prefilter is exact (never hides a match): values are scanned in the same case-folded
 //! form as the literals, and numbers and booleans are scanned as the same text the string
 //! predicates see. It relies on [`Event::values`]
@@ -87,6 +94,8 @@ pub struct RuleSet {
     lit_fields: FieldTable,
     /// Group (literal, field) → compiled rules requiring it.
     group_rules: Lists,
+    /// Per compiled rule, its [`Formula`] program (empty: none).
+    formulas: Lists,
     /// Equality keys → compiled rules.
     keys: KeyIndex,
     /// Per compiled rule: its key ids (any of them must hold), whether it is behind the
@@ -354,6 +363,203 @@ fn required(e: &Expr, freq: &Freq, skip: &[(String, KeyVal)]) -> Req {
     }
 }
 
+/// A necessary condition of a rule over literal hits: the rule can match an event only if
+/// its formula holds, an atom holding when one of its literals occurs in its field (as
+/// the scanner reports it). Derived like [`required`], but an `And` keeps every operand
+/// instead of the cheapest: the wake-up set says when to look at a rule, the formula then
+/// drops most woken rules (`Image|contains: '\Windows\'` woke a rule that also needs
+/// `CommandLine|contains: '\..\..\'`) for a few bit tests instead of an evaluation.
+#[derive(Clone, Debug, PartialEq)]
+enum Formula {
+    True,
+    False,
+    /// One of these literals occurs.
+    Any(Vec<(Target, String)>),
+    And(Vec<Formula>),
+    Or(Vec<Formula>),
+}
+
+/// Formulas with more atoms than this are not kept (the wake-up set alone decides).
+const MAX_FORMULA_ATOMS: usize = 256;
+
+/// Literals shorter than this are no atoms (the formula treats them as true): they occur
+/// in most events, so scanning for them costs more than the rules they would drop.
+const MIN_ATOM_LEN: usize = 5;
+
+impl Formula {
+    fn of(e: &Expr, skip: &[(String, KeyVal)]) -> Formula {
+        let atoms = |set: Option<Vec<(Target, String)>>| match set {
+            Some(set) if set.is_empty() => Formula::False,
+            Some(mut set) if set.iter().all(|s| s.1.len() >= MIN_ATOM_LEN) => {
+                set.sort();
+                set.dedup();
+                Formula::Any(set)
+            }
+            _ => Formula::True,
+        };
+        match e {
+            Expr::Const(false) => Formula::False,
+            Expr::Const(true) | Expr::Not(_) => Formula::True,
+            Expr::Pred(p @ Pred::Str { .. })
+                if keyindex::pred_key(p).is_some_and(|k| skip.contains(&k)) =>
+            {
+                Formula::True
+            }
+            Expr::Pred(Pred::Regex {
+                field,
+                regex,
+                flags,
+            }) => atoms(regex_req(field, regex, flags)),
+            Expr::Pred(p) => atoms(pred_req(p).map(|k| vec![k])),
+            Expr::And(items) => {
+                let mut out = vec![];
+                for i in items {
+                    match Formula::of(i, skip) {
+                        Formula::True => {}
+                        Formula::False => return Formula::False,
+                        Formula::And(v) => out.extend(v),
+                        f => out.push(f),
+                    }
+                }
+                match out.len() {
+                    0 => Formula::True,
+                    1 => out.pop().unwrap_or(Formula::True),
+                    _ => Formula::And(out),
+                }
+            }
+            Expr::Or(items) => {
+                let mut out = vec![];
+                for i in items {
+                    match Formula::of(i, skip) {
+                        Formula::True => return Formula::True,
+                        Formula::False => {}
+                        Formula::Or(v) => out.extend(v),
+                        f => out.push(f),
+                    }
+                }
+                if out.iter().all(|f| matches!(f, Formula::Any(_))) {
+                    // A disjunction of literal sets is one set.
+                    let mut set: Vec<(Target, String)> = out
+                        .into_iter()
+                        .flat_map(|f| match f {
+                            Formula::Any(v) => v,
+                            _ => vec![],
+                        })
+                        .collect();
+                    set.sort();
+                    set.dedup();
+                    return if set.is_empty() {
+                        Formula::False
+                    } else {
+                        Formula::Any(set)
+                    };
+                }
+                match out.len() {
+                    0 => Formula::False,
+                    1 => out.pop().unwrap_or(Formula::True),
+                    _ => Formula::Or(out),
+                }
+            }
+        }
+    }
+
+    /// The formula of a woken rule: a top-level `And` operand that is exactly the
+    /// rule's wake-up set holds whenever the rule is woken, so it is dropped.
+    fn without_wake_set(self, wake: Option<&[(Target, String)]>) -> Formula {
+        let (Formula::And(mut v), Some(wake)) = (self.clone(), wake) else {
+            return self;
+        };
+        let mut wake = wake.to_vec();
+        wake.sort();
+        wake.dedup();
+        if let Some(i) = v.iter().position(|f| *f == Formula::Any(wake.clone())) {
+            v.remove(i);
+        }
+        match v.len() {
+            0 => Formula::True,
+            1 => v.pop().unwrap_or(Formula::True),
+            _ => Formula::And(v),
+        }
+    }
+
+    fn atom_count(&self) -> usize {
+        match self {
+            Formula::True | Formula::False => 0,
+            Formula::Any(v) => v.len(),
+            Formula::And(v) | Formula::Or(v) => v.iter().map(Formula::atom_count).sum(),
+        }
+    }
+
+    /// Prefix program for [`holds`]; `group` gives an atom's group id. An `And` tests its
+    /// smallest operands first.
+    fn compile(&self, group: &mut impl FnMut(&Target, &str) -> u32, out: &mut Vec<u32>) {
+        let at = out.len();
+        match self {
+            Formula::True => out.push(OP_AND | 1),
+            Formula::False => out.push(OP_OR | 1),
+            Formula::Any(set) => {
+                out.push(OP_OR);
+                for (t, l) in set {
+                    out.push(group(t, l));
+                }
+            }
+            Formula::And(v) | Formula::Or(v) => {
+                out.push(if matches!(self, Formula::And(_)) {
+                    OP_AND
+                } else {
+                    OP_OR
+                });
+                let mut v: Vec<&Formula> = v.iter().collect();
+                if matches!(self, Formula::And(_)) {
+                    v.sort_by_key(|f| f.atom_count());
+                }
+                for f in v {
+                    f.compile(group, out);
+                }
+            }
+        }
+        out[at] |= (out.len() - at) as u32;
+    }
+}
+
+/// Formula program words: a group id, or an operator heading its operands, with the
+/// length of the whole node (header included) in the low bits. `And` of nothing is true,
+/// `Or` of nothing false.
+const OP_AND: u32 = 0x8000_0000;
+const OP_OR: u32 = 0xC000_0000;
+const OP_MASK: u32 = 0xC000_0000;
+
+/// Run the formula node at `program[0]` (see [`Formula::compile`]); `hit(g)` tells
+/// whether group `g` was seen. Stops at the first operand that decides.
+fn holds(program: &[u32], hit: &impl Fn(u32) -> bool) -> bool {
+    let Some(&w) = program.first() else {
+        return true;
+    };
+    if w & OP_AND == 0 {
+        return hit(w);
+    }
+    let is_and = w & OP_MASK == OP_AND;
+    let end = ((w & !OP_MASK) as usize).min(program.len());
+    let body = &program[1..end];
+    if !is_and && body.iter().all(|c| c & OP_AND == 0) {
+        return body.iter().any(|&g| hit(g));
+    }
+    let mut i = 1;
+    while i < end {
+        let c = program[i];
+        let len = if c & OP_AND == 0 {
+            1
+        } else {
+            (c & !OP_MASK) as usize
+        };
+        if holds(&program[i..end], hit) != is_and {
+            return !is_and;
+        }
+        i += len.max(1);
+    }
+    is_and
+}
+
 /// Lists of ids in one allocation (a `Vec<Vec<u32>>` costs a pointer chase, and a likely
 /// cache miss, per list on the per-event path).
 #[derive(Clone, Debug, Default)]
@@ -456,6 +662,39 @@ impl FieldTable {
     }
 }
 
+/// The literal tables of [`RuleSet::build`]: literal ids per scanner (0: field literals,
+/// 1: keyword literals) and groups (scanner, literal, field) with the rules they wake.
+#[derive(Default)]
+struct GroupTables {
+    literals: [HashMap<String, usize>; 2],
+    literal_list: [Vec<String>; 2],
+    groups: HashMap<(usize, usize, u32), u32>,
+    /// Per group, the rules it wakes, and the rules whose formula reads it.
+    wakes: Vec<Vec<u32>>,
+    reads: Vec<Vec<u32>>,
+    fields: FieldTable,
+}
+
+impl GroupTables {
+    fn group(&mut self, target: &Target, lit: &str) -> u32 {
+        let (a, field) = match target {
+            Some(f) => (0, self.fields.id(f)),
+            None => (1, ANY),
+        };
+        let list = &mut self.literal_list[a];
+        let k = *self.literals[a].entry(lit.to_string()).or_insert_with(|| {
+            list.push(lit.to_string());
+            list.len() - 1
+        });
+        let (wakes, reads) = (&mut self.wakes, &mut self.reads);
+        *self.groups.entry((a, k, field)).or_insert_with(|| {
+            wakes.push(vec![]);
+            reads.push(vec![]);
+            (wakes.len() - 1) as u32
+        })
+    }
+}
+
 impl RuleSet {
     /// Compile the rules. Rules that fail to compile are left out and reported (with the
     /// rule named); the others keep their input positions in [`RuleMatch::index`].
@@ -467,12 +706,8 @@ impl RuleSet {
         let mut errors = vec![];
         let mut compiled = vec![];
         let mut source = vec![];
-        // Per automaton (0: field literals, 1: keyword literals): literal → id, list.
-        let mut literals: [HashMap<String, usize>; 2] = Default::default();
-        let mut literal_list: [Vec<String>; 2] = Default::default();
-        let mut groups: HashMap<(usize, usize, u32), u32> = HashMap::new();
-        let mut group_rules: Vec<Vec<u32>> = vec![];
-        let mut lit_fields = FieldTable::default();
+        let mut t = GroupTables::default();
+        let mut formulas: Vec<Vec<u32>> = vec![];
         let mut always = vec![];
         let mut prefiltered = 0;
         let mut freq: Freq = HashMap::new();
@@ -519,6 +754,26 @@ impl RuleSet {
             let req = required(&whole, &freq, key_set.as_deref().unwrap_or_default())
                 // Empty literals give no selectivity.
                 .filter(|set| set.iter().all(|s| !s.1.is_empty()));
+            // A plain disjunction of literals is the wake-up set itself.
+            let formula = match Formula::of(&whole, key_set.as_deref().unwrap_or_default()) {
+                Formula::Any(_) => Formula::True,
+                f => f.without_wake_set(req.as_deref()),
+            };
+            let mut program = vec![];
+            if formula != Formula::True && formula.atom_count() <= MAX_FORMULA_ATOMS {
+                formula.compile(
+                    &mut |target, lit| {
+                        let g = t.group(target, lit);
+                        let reads = &mut t.reads[g as usize];
+                        if reads.last() != Some(&id) {
+                            reads.push(id);
+                        }
+                        g
+                    },
+                    &mut program,
+                );
+            }
+            formulas.push(program);
             has_key.push(key_set.is_some());
             rule_keys.push(match key_set {
                 Some(k) => keys.add(id, k, req.is_none(), crate::compile::intern),
@@ -528,19 +783,8 @@ impl RuleSet {
                 Some(set) => {
                     prefiltered += 1;
                     for (target, lit) in set {
-                        let (a, field) = match &target {
-                            Some(f) => (0, lit_fields.id(f)),
-                            None => (1, ANY),
-                        };
-                        let k = *literals[a].entry(lit.clone()).or_insert_with(|| {
-                            literal_list[a].push(lit);
-                            literal_list[a].len() - 1
-                        });
-                        let g = *groups.entry((a, k, field)).or_insert_with(|| {
-                            group_rules.push(vec![]);
-                            (group_rules.len() - 1) as u32
-                        });
-                        let g = &mut group_rules[g as usize];
+                        let g = t.group(&target, &lit);
+                        let g = &mut t.wakes[g as usize];
                         if g.last() != Some(&id) {
                             g.push(id);
                         }
@@ -550,6 +794,14 @@ impl RuleSet {
                 _ => always.push(id),
             }
         }
+        let GroupTables {
+            literal_list,
+            groups,
+            wakes: group_rules,
+            reads,
+            fields: mut lit_fields,
+            ..
+        } = t;
         lit_fields.finish();
         let mut by_lit: [Vec<Vec<(u32, u32)>>; 2] = [
             vec![vec![]; literal_list[0].len()],
@@ -565,7 +817,7 @@ impl RuleSet {
         let mut key_opens: Vec<Vec<u32>> = vec![vec![]; keys.key_count()];
         for &((a, _, field), g) in &group_list {
             let aut = if a == 1 { n_fields } else { field as usize };
-            for &r in &group_rules[g as usize] {
+            for &r in group_rules[g as usize].iter().chain(&reads[g as usize]) {
                 if !has_key[r as usize] {
                     always_open[aut] = true;
                 }
@@ -634,6 +886,7 @@ impl RuleSet {
                 any_lits,
                 lit_fields,
                 group_rules: Lists::new(group_rules),
+                formulas: Lists::new(formulas),
                 keys,
                 rule_keys: Lists::new(rule_keys),
                 has_key,
@@ -835,6 +1088,11 @@ impl RuleSet {
                 }
             });
             false
+        });
+        let group_seen = &*group_seen;
+        candidates.retain(|&r| {
+            let program = self.formulas.get(r);
+            holds(program, &|g| group_seen[g as usize] == generation)
         });
         candidates.sort_unstable();
     }

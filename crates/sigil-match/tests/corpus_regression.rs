@@ -53,6 +53,7 @@ fn regression_events_match_their_rules() {
         &|n| n == "info.yml",
         &mut infos,
     );
+    let mut all_events = vec![];
     let mut total = 0;
     let mut matched = 0;
     let mut report = vec![];
@@ -96,6 +97,7 @@ fn regression_events_match_their_rules() {
                 }
             };
             let events = common::json_values(&json);
+            all_events.extend(events.iter().map(|e| (*e).clone()));
             let hits = events.iter().filter(|e| rule.matches(*e)).count();
             for e in events.iter().filter(|e| rule.matches(*e)) {
                 assert!(
@@ -133,6 +135,34 @@ fn regression_events_match_their_rules() {
             }
         }
     }
+    // Every event against every rule: the RuleSet (both prefilters and the literal
+    // formulas) reports exactly the rules that match when evaluated one by one.
+    let each: Vec<(usize, CompiledRule)> = lowered
+        .rules
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| CompiledRule::compile(r).ok().map(|c| (i, c)))
+        .collect();
+    let mut scratch = sigil_match::Scratch::default();
+    let mut out = vec![];
+    let mut fast = sigil_match::JsonEvent::default();
+    let mut pairs = 0;
+    for ev in &all_events {
+        let want: Vec<usize> = each
+            .iter()
+            .filter(|(_, r)| r.matches(ev))
+            .map(|(i, _)| *i)
+            .collect();
+        fast.parse(&ev.to_string()).expect("re-parse");
+        set.matching_into(&fast, &mut scratch, &mut out);
+        assert_eq!(out, want, "RuleSet vs every rule, event {ev}");
+        pairs += want.len();
+    }
+    eprintln!(
+        "RuleSet agrees with evaluating all {} rules on {} events ({pairs} matches)",
+        each.len(),
+        all_events.len()
+    );
     eprintln!("regression recall: {matched}/{total}");
     for r in report.iter().chain(&notes) {
         eprintln!("{r}");

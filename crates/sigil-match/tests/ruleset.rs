@@ -278,3 +278,146 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// Rules whose literal formula (every positive literal of an `And`, not only the wake-up
+/// set) drops woken rules before evaluation: nested `and`/`or`, `not`, a regex, a keyword
+/// and a key among the operands.
+const FORMULAS: &str = r#"
+title: f0 two fields
+logsource: {product: test}
+detection:
+    sel:
+        Image|contains: '\Windows\'
+        CommandLine|contains: 'mimikatz'
+    condition: sel
+---
+title: f1 or of ands
+logsource: {product: test}
+detection:
+    a:
+        Image|endswith: '\rundll32.exe'
+        CommandLine|contains: 'sekurlsa'
+    b:
+        CommandLine|contains: 'lsadump'
+        ParentImage|endswith: ['\cmd.exe', '\powershell.exe']
+    c:
+        CommandLine|contains: 'b7b7b7'
+    condition: 1 of them
+---
+title: f2 negation and regex
+logsource: {product: test}
+detection:
+    sel:
+        Image|endswith: '\rundll32.exe'
+        CommandLine|re: 'lsadump\s+\w'
+    f:
+        CommandLine|contains: 'sekurlsa'
+    condition: sel and not f
+---
+title: f3 keyword and field
+logsource: {product: test}
+detection:
+    kw:
+        - 'σίσυφος'
+    sel:
+        Image|contains: '\Windows\'
+    condition: kw and sel
+---
+title: f4 under a key
+logsource: {product: test}
+detection:
+    sel:
+        EventID: 1
+        Image|contains: '\Windows\'
+        CommandLine|contains: 'mimikatz'
+    condition: sel
+---
+title: f5 cased and startswith
+logsource: {product: test}
+detection:
+    sel:
+        Image|startswith: 'C:\Windows\'
+        CommandLine|contains|cased: 'Sekurlsa'
+    condition: sel
+"#;
+
+fn formula_value() -> impl Strategy<Value = Json> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "C:\\Windows\\rundll32.exe",
+            "c:\\windows\\System32\\cmd.exe",
+            "x\\POWERSHELL.EXE",
+            "\\Windows\\",
+            "mimikatz",
+            "MimiKatz sekurlsa::logonpasswords",
+            "lsadump::sam",
+            "LSADUMP  x",
+            "lsadump sam",
+            "Sekurlsa",
+            "b7b7b7",
+            "ΣΊΣΥΦΟΣ",
+            "σίσυφος",
+            "",
+        ])
+        .prop_map(Json::from),
+        (0i64..3).prop_map(Json::from),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #[test]
+    fn literal_formulas_never_hide_a_match(
+        image in formula_value(), parent in formula_value(), cmd in formula_value(),
+        cmd2 in formula_value(), id in formula_value(),
+        extra in prop::collection::vec(formula_value(), 0..2),
+    ) {
+        let (set, each) = formulas();
+        // A command line made of two pool values, so literals of different operands meet.
+        let cmd = Json::from(format!("{} {}", cmd.as_str().unwrap_or("1"), cmd2.as_str().unwrap_or("")));
+        let ev = json!({"Image": image, "ParentImage": parent, "CommandLine": cmd, "EventID": id, "extra": extra});
+        let want = brute(each, &ev);
+        let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+        let got: Vec<usize> = set.matches(&fast).iter().map(|m| m.index).collect();
+        prop_assert_eq!(&got, &want);
+        let got: Vec<usize> = set.matches(&ev).iter().map(|m| m.index).collect();
+        prop_assert_eq!(got, want);
+    }
+}
+
+/// The FORMULAS set, built once (the property runs 2,000 cases).
+fn formulas() -> &'static (RuleSet, Vec<CompiledRule>) {
+    static SET: std::sync::OnceLock<(RuleSet, Vec<CompiledRule>)> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        let lowered = Collection::from_files(vec![load_str(FORMULAS, "f.yml")]).lower();
+        assert!(lowered.errors.is_empty(), "{:?}", lowered.errors);
+        let (set, errors) = RuleSet::new(&lowered.rules);
+        assert!(errors.is_empty(), "{errors:?}");
+        let each = lowered
+            .rules
+            .iter()
+            .map(|r| CompiledRule::compile(r).unwrap())
+            .collect();
+        (set, each)
+    })
+}
+
+#[test]
+fn literal_formulas_drop_woken_rules() {
+    let (set, _) = formulas();
+    let (mut scratch, mut out) = (Scratch::default(), vec![]);
+    // `\windows\` wakes f0, f3 and f4's scanners, but none of their other literals occurs:
+    // nothing is left to evaluate.
+    let fast = JsonEvent::from_json_str(
+        r#"{"EventID": 1, "Image": "C:\\Windows\\notepad.exe", "CommandLine": "notepad"}"#,
+    )
+    .unwrap();
+    set.matching_into(&fast, &mut scratch, &mut out);
+    assert_eq!((scratch.last_candidates(), out.len()), (0, 0));
+    let fast = JsonEvent::from_json_str(
+        r#"{"EventID": 1, "Image": "C:\\Windows\\x.exe", "CommandLine": "MIMIKATZ"}"#,
+    )
+    .unwrap();
+    set.matching_into(&fast, &mut scratch, &mut out);
+    assert_eq!(out, vec![0, 4]);
+}
