@@ -8,8 +8,12 @@
 //! at parse time, and re-parsing into the same `JsonEvent` allocates nothing once the
 //! buffers have grown.
 //!
-//! Semantics are exactly those of the `serde_json::Value` implementation of [`Event`]
-//! (the same parser, serde_json, reads the text): dotted names are paths, arrays are
+//! Semantics are exactly those of the `serde_json::Value` implementation of [`Event`]:
+//! a small hand-written reader ([`Reader`]: strings scanned eight bytes at a time,
+//! integers, literals) fills the entries through the same calls the serde_json visitors
+//! make, and hands anything else (floats, integers beyond 64 bits, `-0`, deep nesting, any
+//! error) to serde_json, so values and error messages are serde_json's (a differential
+//! proptest and the `json_event` fuzz target check this). Dotted names are paths, arrays are
 //! looked through and fanned out, `values` reports every scalar in document order. Two
 //! rare layouts, where `Value`'s rules are not a plain path match, are handled by keeping
 //! a `serde_json::Value` instead: a key containing a dot (a literal key wins over a path)
@@ -163,6 +167,18 @@ impl JsonEvent {
         r
     }
 
+    /// [`JsonEvent::parse`] through serde_json only, the reference the hand-written
+    /// reader is tested against.
+    #[doc(hidden)]
+    pub fn parse_reference(&mut self, text: &str) -> Result<(), serde_json::Error> {
+        self.clear();
+        let r = self.parse_serde(text);
+        if r.is_err() {
+            self.clear();
+        }
+        r
+    }
+
     /// The same event from an already parsed `serde_json::Value`.
     pub fn from_value(v: &Json) -> JsonEvent {
         let mut ev = JsonEvent::default();
@@ -196,6 +212,22 @@ impl JsonEvent {
         if text.len() >= (u32::MAX / 4) as usize {
             return Err(de::Error::custom("event larger than 1 GiB"));
         }
+        // The hand-written reader takes the common case; anything it does not handle
+        // (an error, a float, a big integer, deep nesting) is read again by serde_json, so
+        // results and error messages are serde_json's.
+        if Reader::new(text).read(self).is_some() && !self.unusual {
+            // A repeated key makes the table builder give up too.
+            self.build_table();
+            if !self.unusual {
+                return Ok(());
+            }
+        }
+        self.clear();
+        self.parse_serde(text)
+    }
+
+    /// The serde_json-driven reader (the reference for [`Reader`]).
+    fn parse_serde(&mut self, text: &str) -> Result<(), serde_json::Error> {
         let is_object = text
             .bytes()
             .find(|b| !b.is_ascii_whitespace())
@@ -373,6 +405,285 @@ impl JsonEvent {
         }
         Ok(())
     }
+}
+
+/// Nesting beyond this is left to serde_json (whose limit, 128, then applies).
+const MAX_FAST_DEPTH: u32 = 100;
+
+/// A JSON reader for the common event: objects, arrays, strings (escapes included),
+/// integers, `true`/`false`/`null`. It fills a [`JsonEvent`] through the same calls the
+/// serde visitors make, in the same order, and gives up (`None`) on anything else.
+struct Reader<'t> {
+    text: &'t str,
+    b: &'t [u8],
+    i: usize,
+    /// Decoded text of a string with escapes.
+    unescaped: String,
+}
+
+impl<'t> Reader<'t> {
+    fn new(text: &'t str) -> Reader<'t> {
+        Reader {
+            text,
+            b: text.as_bytes(),
+            i: 0,
+            unescaped: String::new(),
+        }
+    }
+
+    fn read(mut self, ev: &mut JsonEvent) -> Option<()> {
+        self.ws();
+        if self.peek()? != b'{' {
+            return None;
+        }
+        self.object(ev, true, 1)?;
+        self.ws();
+        (self.i == self.b.len()).then_some(())
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    #[inline]
+    fn eat(&mut self, c: u8) -> Option<()> {
+        self.ws();
+        (self.peek()? == c).then(|| self.i += 1)
+    }
+
+    /// At `{`: the object's members, as `JsonEvent::read_object` reads them.
+    fn object(&mut self, ev: &mut JsonEvent, root: bool, depth: u32) -> Option<()> {
+        if depth > MAX_FAST_DEPTH {
+            return None;
+        }
+        self.i += 1;
+        ev.objects += 1;
+        let id = ev.objects;
+        let saved = (ev.current, ev.path.len());
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.eat(b'"')?;
+            let key = self.string()?;
+            ev.enter_key(key, id, root);
+            self.eat(b':')?;
+            self.value(ev, depth)?;
+            ev.current = saved.0;
+            ev.path.truncate(saved.1);
+            self.ws();
+            match self.peek()? {
+                b',' => self.i += 1,
+                b'}' => {
+                    self.i += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// One value, as `ValueSeed` reads it.
+    fn value(&mut self, ev: &mut JsonEvent, depth: u32) -> Option<()> {
+        self.ws();
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                let s = self.string()?;
+                ev.push_str(s);
+            }
+            b'{' => {
+                ev.push(Kind::Object);
+                self.object(ev, false, depth + 1)?;
+            }
+            b'[' => {
+                if depth + 1 > MAX_FAST_DEPTH {
+                    return None;
+                }
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    ev.push(Kind::Empty);
+                    return Some(());
+                }
+                loop {
+                    self.value(ev, depth + 1)?;
+                    self.ws();
+                    match self.peek()? {
+                        b',' => self.i += 1,
+                        b']' => {
+                            self.i += 1;
+                            return Some(());
+                        }
+                        _ => return None,
+                    }
+                }
+            }
+            b't' => {
+                self.word(b"true")?;
+                ev.push(Kind::Bool(true));
+            }
+            b'f' => {
+                self.word(b"false")?;
+                ev.push(Kind::Bool(false));
+            }
+            b'n' => {
+                self.word(b"null")?;
+                ev.push(Kind::Null);
+            }
+            _ => ev.push(self.integer()?),
+        }
+        Some(())
+    }
+
+    fn word(&mut self, w: &[u8]) -> Option<()> {
+        let end = self.i + w.len();
+        (self.b.get(self.i..end)? == w).then(|| self.i = end)
+    }
+
+    /// An integer that fits 64 bits, typed as the serde visitors type it (`-5` an `i64`,
+    /// `5` a `u64` stored as `Int` when it fits). Floats and larger numbers give up.
+    fn integer(&mut self) -> Option<Kind> {
+        let start = self.i;
+        let neg = self.peek()? == b'-';
+        if neg {
+            self.i += 1;
+        }
+        let digits = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let text = std::str::from_utf8(&self.b[digits..self.i]).ok()?;
+        let leading_zero = text.len() > 1 && text.starts_with('0');
+        if text.is_empty()
+            || leading_zero
+            || matches!(self.peek(), Some(b'.' | b'e' | b'E'))
+            || text.len() > 19
+        {
+            self.i = start;
+            return None;
+        }
+        let n: u64 = text.parse().ok()?;
+        if neg {
+            // serde_json reads `-0` as the float -0.0: left to it.
+            if n == 0 {
+                self.i = start;
+                return None;
+            }
+            Some(Kind::Int(0i64.checked_sub_unsigned(n)?))
+        } else {
+            Some(match i64::try_from(n) {
+                Ok(i) => Kind::Int(i),
+                Err(_) => Kind::UInt(n),
+            })
+        }
+    }
+
+    /// After the opening quote: the string's text, decoded.
+    fn string(&mut self) -> Option<&str> {
+        let start = self.i;
+        let rest = &self.b[start..];
+        let end = special(rest)?;
+        if rest[end] == b'"' {
+            self.i = start + end + 1;
+            // The run starts after and ends before an ASCII byte: on char boundaries.
+            return self.text.get(start..start + end);
+        }
+        self.unescaped.clear();
+        loop {
+            let rest = &self.b[self.i..];
+            let end = special(rest)?;
+            if rest[end] < 0x20 {
+                return None;
+            }
+            self.unescaped
+                .push_str(self.text.get(self.i..self.i + end)?);
+            self.i += end + 1;
+            if rest[end] == b'"' {
+                return Some(&self.unescaped);
+            }
+            let c = match self.peek()? {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    self.i += 1;
+                    let hi = self.hex4()?;
+                    let c = match hi {
+                        0xD800..=0xDBFF => {
+                            self.word(b"\\u")?;
+                            let lo = self.hex4()?;
+                            if !(0xDC00..=0xDFFF).contains(&lo) {
+                                return None;
+                            }
+                            0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                        }
+                        0xDC00..=0xDFFF => return None,
+                        c => c,
+                    };
+                    self.unescaped.push(char::from_u32(c)?);
+                    continue;
+                }
+                _ => return None,
+            };
+            self.i += 1;
+            self.unescaped.push(c);
+        }
+    }
+
+    fn hex4(&mut self) -> Option<u32> {
+        let h = self.b.get(self.i..self.i + 4)?;
+        let mut v = 0;
+        for &c in h {
+            v = v * 16 + char::from(c).to_digit(16)?;
+        }
+        self.i += 4;
+        Some(v)
+    }
+}
+
+/// Position of the first byte that ends a string's plain run: a quote, a backslash or a
+/// control character (the caller tells them apart). Eight bytes at a time: a byte `x` is
+/// flagged when `x ^ '"'` or `x ^ '\\'` is zero or `x` is below 0x20 (the lowest flagged
+/// byte of the classic "has less than" test is exact).
+#[inline]
+fn special(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_n = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH;
+    let below = |v: u64| below_n(v, 0x20);
+    let zero = |v: u64| below_n(v, 1);
+    let mut i = 0;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        let m = zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | below(x);
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i..]
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|p| i + p)
 }
 
 struct RootSeed<'a>(&'a mut JsonEvent);

@@ -216,3 +216,101 @@ fn json_event_layouts_and_errors() {
     assert!(texts(&ev, "e").is_empty());
     assert!(!JsonEvent::from_value(&serde_json::json!({"x": [1]})).is_fallback());
 }
+
+/// Keys: mostly plain (a dotted key sends the whole event to the `Value` layout, where
+/// the readers cannot differ), sometimes dotted or repeated.
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![9 => "[abé\"\\\\]{0,2}", 1 => "[ab.]{1,3}"]
+}
+
+/// JSON text with the layouts the hand-written reader must get right: random whitespace,
+/// escapes (surrogate pairs, lone surrogates, control characters), numbers at the edges
+/// of 64 bits, floats, leading zeros, nesting, and broken documents.
+fn json_text() -> impl Strategy<Value = String> {
+    let ws = prop::sample::select(vec!["", " ", "\n", "\t ", "\r\n", "\u{c}"]);
+    let scalar = prop_oneof![
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("fals".to_string()),
+        any::<i64>().prop_map(|i| i.to_string()),
+        any::<u64>().prop_map(|u| u.to_string()),
+        prop::sample::select(vec![
+            "-0",
+            "0",
+            "01",
+            "-",
+            "1.5",
+            "-2e3",
+            "1E400",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "9223372036854775807",
+            "99999999999999999999",
+            "1.",
+            ".5",
+        ])
+        .prop_map(str::to_string),
+        "[aé\"\\\\/\u{1}\n\t\u{7f}Σ]{0,6}".prop_map(|s| Json::from(s).to_string()),
+        prop::sample::select(vec![
+            r#""\ud83d\ude00""#,
+            r#""\ud800""#,
+            r#""\udc00x""#,
+            r#""\u00e9\u0000""#,
+            r#""\b\f\n\r\t\/\\\"""#,
+            r#""\x""#,
+            r#""\u12""#,
+            "\"a\u{1}b\"",
+            "\"tab\tin\"",
+            r#""\ud83dx""#,
+            r#""unterminated"#,
+        ])
+        .prop_map(str::to_string),
+    ];
+    let value = scalar.prop_recursive(4, 24, 4, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((key(), inner), 0..4).prop_map(|kv| {
+                let members: Vec<String> = kv
+                    .into_iter()
+                    .map(|(k, v)| format!("{}:{v}", Json::from(k)))
+                    .collect();
+                format!("{{{}}}", members.join(","))
+            }),
+        ]
+    });
+    (
+        prop::collection::vec((key(), value), 0..5),
+        ws.clone(),
+        ws,
+        prop::sample::select(vec!["", ",", " x", "}"]),
+    )
+        .prop_map(|(kv, a, b, tail)| {
+            let members: Vec<String> = kv
+                .into_iter()
+                .map(|(k, v)| format!("{a}{}{b}:{a}{v}{b}", Json::from(k)))
+                .collect();
+            format!("{a}{{{}}}{b}{tail}", members.join(","))
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+    /// The hand-written reader fills a JsonEvent exactly as the serde_json visitors do, and
+    /// fails exactly when serde_json does.
+    #[test]
+    fn fast_reader_agrees_with_serde(text in json_text()) {
+        let (mut fast, mut reference) = (JsonEvent::default(), JsonEvent::default());
+        let a = fast.parse(&text);
+        let b = reference.parse_reference(&text);
+        prop_assert_eq!(a.is_ok(), b.is_ok(), "{:?}: {:?} vs {:?}", text, a, b);
+        if let (Err(a), Err(b)) = (&a, &b) {
+            prop_assert_eq!(a.to_string(), b.to_string());
+        }
+        prop_assert_eq!(format!("{fast:?}"), format!("{reference:?}"), "{}", text);
+        prop_assert_eq!(fast.is_fallback(), reference.is_fallback());
+        for name in NAMES {
+            prop_assert_eq!(texts(&fast, name), texts(&reference, name), "{} in {}", name, text);
+        }
+    }
+}
