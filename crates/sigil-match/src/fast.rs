@@ -106,6 +106,8 @@ pub struct JsonEvent {
     unusual: bool,
     /// Set when the event is kept as a `serde_json::Value` (see the module documentation).
     fallback: Option<Json>,
+    /// The hand-written reader's buffer for strings with escapes, kept across events.
+    unescaped: String,
 }
 
 impl fmt::Debug for JsonEvent {
@@ -215,7 +217,10 @@ impl JsonEvent {
         // The hand-written reader takes the common case; anything it does not handle
         // (an error, a float, a big integer, deep nesting) is read again by serde_json, so
         // results and error messages are serde_json's.
-        if Reader::new(text).read(self).is_some() && !self.unusual {
+        let mut reader = Reader::new(text, std::mem::take(&mut self.unescaped));
+        let read = reader.read(self);
+        self.unescaped = reader.unescaped;
+        if read.is_some() && !self.unusual {
             // A repeated key makes the table builder give up too.
             self.build_table();
             if !self.unusual {
@@ -422,16 +427,16 @@ struct Reader<'t> {
 }
 
 impl<'t> Reader<'t> {
-    fn new(text: &'t str) -> Reader<'t> {
+    fn new(text: &'t str, unescaped: String) -> Reader<'t> {
         Reader {
             text,
             b: text.as_bytes(),
             i: 0,
-            unescaped: String::new(),
+            unescaped,
         }
     }
 
-    fn read(mut self, ev: &mut JsonEvent) -> Option<()> {
+    fn read(&mut self, ev: &mut JsonEvent) -> Option<()> {
         self.ws();
         if self.peek()? != b'{' {
             return None;
