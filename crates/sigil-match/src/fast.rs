@@ -486,15 +486,22 @@ impl<'t> Reader<'t> {
             self.value(ev, depth)?;
             ev.current = saved.0;
             ev.path.truncate(saved.1);
-            self.ws();
-            match self.peek()? {
-                b',' => self.i += 1,
-                b'}' => {
-                    self.i += 1;
-                    return Some(());
-                }
-                _ => return None,
+            if self.next_item(b'}')? {
+                return Some(());
             }
+        }
+    }
+
+    /// After a member or element: `Some(false)` at a comma, `Some(true)` at `close`.
+    #[inline]
+    fn next_item(&mut self, close: u8) -> Option<bool> {
+        self.ws();
+        let c = self.peek()?;
+        self.i += 1;
+        match c {
+            b',' => Some(false),
+            c if c == close => Some(true),
+            _ => None,
         }
     }
 
@@ -524,14 +531,8 @@ impl<'t> Reader<'t> {
                 }
                 loop {
                     self.value(ev, depth + 1)?;
-                    self.ws();
-                    match self.peek()? {
-                        b',' => self.i += 1,
-                        b']' => {
-                            self.i += 1;
-                            return Some(());
-                        }
-                        _ => return None,
+                    if self.next_item(b']')? {
+                        return Some(());
                     }
                 }
             }

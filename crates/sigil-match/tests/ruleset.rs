@@ -68,8 +68,9 @@ detection:
     condition: sel
 "#;
 
-fn set() -> (RuleSet, Vec<CompiledRule>) {
-    let lowered = Collection::from_files(vec![load_str(RULES, "rules.yml")]).lower();
+/// A RuleSet over the rules in `yaml`, and each rule compiled alone (the reference).
+fn build(yaml: &str) -> (RuleSet, Vec<CompiledRule>) {
+    let lowered = Collection::from_files(vec![load_str(yaml, "rules.yml")]).lower();
     assert!(lowered.errors.is_empty(), "{:?}", lowered.errors);
     let (set, errors) = RuleSet::new(&lowered.rules);
     assert!(errors.is_empty(), "{errors:?}");
@@ -79,6 +80,10 @@ fn set() -> (RuleSet, Vec<CompiledRule>) {
         .map(|r| CompiledRule::compile(r).unwrap())
         .collect();
     (set, each)
+}
+
+fn set() -> (RuleSet, Vec<CompiledRule>) {
+    build(RULES)
 }
 
 fn brute(each: &[CompiledRule], ev: &Json) -> Vec<usize> {
@@ -230,16 +235,7 @@ detection:
 "#;
 
 fn keyed() -> (RuleSet, Vec<CompiledRule>) {
-    let lowered = Collection::from_files(vec![load_str(KEYED, "keyed.yml")]).lower();
-    assert!(lowered.errors.is_empty(), "{:?}", lowered.errors);
-    let (set, errors) = RuleSet::new(&lowered.rules);
-    assert!(errors.is_empty(), "{errors:?}");
-    let each = lowered
-        .rules
-        .iter()
-        .map(|r| CompiledRule::compile(r).unwrap())
-        .collect();
-    (set, each)
+    build(KEYED)
 }
 
 #[test]
@@ -388,18 +384,7 @@ proptest! {
 /// The FORMULAS set, built once (the property runs 2,000 cases).
 fn formulas() -> &'static (RuleSet, Vec<CompiledRule>) {
     static SET: std::sync::OnceLock<(RuleSet, Vec<CompiledRule>)> = std::sync::OnceLock::new();
-    SET.get_or_init(|| {
-        let lowered = Collection::from_files(vec![load_str(FORMULAS, "f.yml")]).lower();
-        assert!(lowered.errors.is_empty(), "{:?}", lowered.errors);
-        let (set, errors) = RuleSet::new(&lowered.rules);
-        assert!(errors.is_empty(), "{errors:?}");
-        let each = lowered
-            .rules
-            .iter()
-            .map(|r| CompiledRule::compile(r).unwrap())
-            .collect();
-        (set, each)
-    })
+    SET.get_or_init(|| build(FORMULAS))
 }
 
 #[test]
