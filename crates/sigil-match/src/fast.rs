@@ -561,7 +561,6 @@ impl<'t> Reader<'t> {
     /// An integer that fits 64 bits, typed as the serde visitors type it (`-5` an `i64`,
     /// `5` a `u64` stored as `Int` when it fits). Floats and larger numbers give up.
     fn integer(&mut self) -> Option<Kind> {
-        let start = self.i;
         let neg = self.peek()? == b'-';
         if neg {
             self.i += 1;
@@ -577,14 +576,12 @@ impl<'t> Reader<'t> {
             || matches!(self.peek(), Some(b'.' | b'e' | b'E'))
             || text.len() > 19
         {
-            self.i = start;
             return None;
         }
         let n: u64 = text.parse().ok()?;
         if neg {
             // serde_json reads `-0` as the float -0.0: left to it.
             if n == 0 {
-                self.i = start;
                 return None;
             }
             Some(Kind::Int(0i64.checked_sub_unsigned(n)?))

@@ -412,54 +412,51 @@ impl Formula {
             }) => atoms(regex_req(field, regex, flags)),
             Expr::Pred(p) => atoms(pred_req(p).map(|k| vec![k])),
             Expr::And(items) => {
-                let mut out = vec![];
-                for i in items {
-                    match Formula::of(i, skip) {
-                        Formula::True => {}
-                        Formula::False => return Formula::False,
-                        Formula::And(v) => out.extend(v),
-                        f => out.push(f),
-                    }
-                }
-                match out.len() {
-                    0 => Formula::True,
-                    1 => out.pop().unwrap_or(Formula::True),
-                    _ => Formula::And(out),
-                }
+                Formula::junction(items.iter().map(|i| Formula::of(i, skip)).collect(), true)
             }
             Expr::Or(items) => {
-                let mut out = vec![];
-                for i in items {
-                    match Formula::of(i, skip) {
-                        Formula::True => return Formula::True,
-                        Formula::False => {}
-                        Formula::Or(v) => out.extend(v),
-                        f => out.push(f),
-                    }
-                }
-                if out.iter().all(|f| matches!(f, Formula::Any(_))) {
-                    // A disjunction of literal sets is one set.
-                    let mut set: Vec<(Target, String)> = out
-                        .into_iter()
-                        .flat_map(|f| match f {
-                            Formula::Any(v) => v,
-                            _ => vec![],
-                        })
-                        .collect();
-                    set.sort();
-                    set.dedup();
-                    return if set.is_empty() {
-                        Formula::False
-                    } else {
-                        Formula::Any(set)
-                    };
-                }
-                match out.len() {
-                    0 => Formula::False,
-                    1 => out.pop().unwrap_or(Formula::True),
-                    _ => Formula::Or(out),
-                }
+                Formula::junction(items.iter().map(|i| Formula::of(i, skip)).collect(), false)
             }
+        }
+    }
+
+    /// `And` (`and`) or `Or` of `items`, simplified as [`Expr::and`]/[`Expr::or`] do: the
+    /// absorbing constant decides, the neutral one is dropped, operands of the same kind
+    /// are spliced in, one operand stands alone; and a disjunction of literal sets only is
+    /// one set.
+    fn junction(items: Vec<Formula>, and: bool) -> Formula {
+        let (absorbing, neutral) = if and {
+            (Formula::False, Formula::True)
+        } else {
+            (Formula::True, Formula::False)
+        };
+        let mut out = vec![];
+        for f in items {
+            match f {
+                f if f == absorbing => return absorbing,
+                f if f == neutral => {}
+                Formula::And(v) if and => out.extend(v),
+                Formula::Or(v) if !and => out.extend(v),
+                f => out.push(f),
+            }
+        }
+        if !and && !out.is_empty() && out.iter().all(|f| matches!(f, Formula::Any(_))) {
+            let mut set: Vec<(Target, String)> = out
+                .into_iter()
+                .flat_map(|f| match f {
+                    Formula::Any(v) => v,
+                    _ => vec![],
+                })
+                .collect();
+            set.sort();
+            set.dedup();
+            return Formula::Any(set);
+        }
+        match out.len() {
+            0 => neutral,
+            1 => out.pop().unwrap_or(neutral),
+            _ if and => Formula::And(out),
+            _ => Formula::Or(out),
         }
     }
 
@@ -475,11 +472,7 @@ impl Formula {
         if let Some(i) = v.iter().position(|f| *f == Formula::Any(wake.clone())) {
             v.remove(i);
         }
-        match v.len() {
-            0 => Formula::True,
-            1 => v.pop().unwrap_or(Formula::True),
-            _ => Formula::And(v),
-        }
+        Formula::junction(v, true)
     }
 
     fn atom_count(&self) -> usize {
