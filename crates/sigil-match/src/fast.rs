@@ -99,7 +99,6 @@ pub struct JsonEvent {
     entries: Vec<Entry>,
     table: Vec<Slot>,
     /// Parser state.
-    path: String,
     current: Current,
     keys: u32,
     objects: u32,
@@ -202,7 +201,6 @@ impl JsonEvent {
         self.buf.clear();
         self.entries.clear();
         self.table.clear();
-        self.path.clear();
         self.current = Current::default();
         self.keys = 0;
         self.objects = 0;
@@ -375,23 +373,26 @@ impl JsonEvent {
         }
     }
 
-    /// Start reading the value of key `k` of object `parent` (`root`: no path prefix).
+    /// Start reading the value of key `k` of object `parent` (`root`: no path prefix;
+    /// otherwise the prefix is the path of the key holding the object, `self.current`).
+    /// The path is built in `buf` itself: one copy per key.
     fn enter_key(&mut self, k: &str, parent: u32, root: bool) {
-        if k.contains('.') {
+        if has_dot(k.as_bytes()) {
             self.unusual = true;
         }
+        let start = self.buf.len();
         if !root {
-            self.path.push('.');
+            let (ps, pl) = self.current.path;
+            self.buf.extend_from_within(ps as usize..(ps + pl) as usize);
+            self.buf.push('.');
         }
-        self.path.push_str(k);
-        let start = self.buf.len() as u32;
-        self.buf.push_str(&self.path);
+        self.buf.push_str(k);
         self.keys += 1;
         self.current = Current {
             parent,
             key: self.keys,
-            path: (start, self.path.len() as u32),
-            hash: hash_bytes(self.path.as_bytes()),
+            path: (start as u32, (self.buf.len() - start) as u32),
+            hash: hash_bytes(&self.buf.as_bytes()[start..]),
         };
     }
 
@@ -402,11 +403,10 @@ impl JsonEvent {
     ) -> Result<(), A::Error> {
         self.objects += 1;
         let id = self.objects;
-        let saved = (self.current, self.path.len());
+        let saved = self.current;
         while map.next_key_seed(KeySeed(self, id, root))?.is_some() {
             map.next_value_seed(ValueSeed(self))?;
-            self.current = saved.0;
-            self.path.truncate(saved.1);
+            self.current = saved;
         }
         Ok(())
     }
@@ -472,7 +472,7 @@ impl<'t> Reader<'t> {
         self.i += 1;
         ev.objects += 1;
         let id = ev.objects;
-        let saved = (ev.current, ev.path.len());
+        let saved = ev.current;
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
@@ -484,8 +484,7 @@ impl<'t> Reader<'t> {
             ev.enter_key(key, id, root);
             self.eat(b':')?;
             self.value(ev, depth)?;
-            ev.current = saved.0;
-            ev.path.truncate(saved.1);
+            ev.current = saved;
             if self.next_item(b'}')? {
                 return Some(());
             }
@@ -687,6 +686,23 @@ fn special(b: &[u8]) -> Option<usize> {
         .iter()
         .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
         .map(|p| i + p)
+}
+
+/// Whether a key holds a dot, eight bytes at a time (keys are short: no call to memchr).
+#[inline]
+fn has_dot(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut chunks = b.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'.'));
+        if x.wrapping_sub(ONES) & !x & HIGH != 0 {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c == b'.')
 }
 
 struct RootSeed<'a>(&'a mut JsonEvent);
