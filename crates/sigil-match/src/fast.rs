@@ -702,7 +702,7 @@ fn has_dot(b: &[u8]) -> bool {
             return true;
         }
     }
-    chunks.remainder().iter().any(|&c| c == b'.')
+    chunks.remainder().contains(&b'.')
 }
 
 struct RootSeed<'a>(&'a mut JsonEvent);
