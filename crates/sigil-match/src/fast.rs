@@ -277,7 +277,10 @@ impl JsonEvent {
                     break;
                 }
                 if s.hash == e.hash
-                    && self.text(self.entries[s.first as usize].path) == self.text(e.path)
+                    && crate::grams::same(
+                        self.text(self.entries[s.first as usize].path).as_bytes(),
+                        self.text(e.path).as_bytes(),
+                    )
                 {
                     let last = &mut self.entries[s.last as usize];
                     if last.parent == e.parent && last.key != e.key {
@@ -329,7 +332,12 @@ impl JsonEvent {
             if s.first == NONE {
                 return NONE;
             }
-            if s.hash == h && self.text(self.entries[s.first as usize].path) == name {
+            if s.hash == h
+                && crate::grams::same(
+                    self.text(self.entries[s.first as usize].path).as_bytes(),
+                    name.as_bytes(),
+                )
+            {
                 return s.first;
             }
             at = (at + 1) & mask;

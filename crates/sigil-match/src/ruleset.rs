@@ -647,7 +647,8 @@ impl FieldTable {
             if id == ANY {
                 return None;
             }
-            if h == hash && *self.names[id as usize] == *name {
+            if h == hash && crate::grams::same(self.names[id as usize].as_bytes(), name.as_bytes())
+            {
                 return Some(id);
             }
             at = (at + 1) & mask;

@@ -8,6 +8,7 @@ use memchr::memmem;
 use sigil_core::ir::{Pattern, Piece};
 
 use crate::fold;
+use crate::grams::same;
 
 /// One token of a general wildcard pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,9 +128,9 @@ impl StrMatcher {
     #[inline]
     pub fn matches_prepared(&self, h: &[u8]) -> bool {
         match &self.kind {
-            Kind::Exact(n) => h == &n[..],
-            Kind::Prefix(n) => h.starts_with(n),
-            Kind::Suffix(n) => h.ends_with(n),
+            Kind::Exact(n) => same(h, n),
+            Kind::Prefix(n) => h.get(..n.len()).is_some_and(|p| same(p, n)),
+            Kind::Suffix(n) => h.len() >= n.len() && same(&h[h.len() - n.len()..], n),
             Kind::Contains(f) => f.find(h).is_some(),
             Kind::Any => true,
             Kind::Glob {
