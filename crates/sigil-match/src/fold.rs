@@ -15,7 +15,20 @@ pub fn fold_char(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }
+    // Latin-1 (`©`, `é`, `Ü` in Windows product strings and paths) from a table built
+    // once: the Unicode case tables are searched per character otherwise.
+    if let Some(&f) = latin1().get(c as usize - 0x80) {
+        return f;
+    }
     fold_non_ascii(c)
+}
+
+/// Folding of U+0080..=U+00FF.
+fn latin1() -> &'static [char; 128] {
+    static TABLE: std::sync::OnceLock<[char; 128]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        std::array::from_fn(|i| char::from_u32(0x80 + i as u32).map_or('\u{fffd}', fold_non_ascii))
+    })
 }
 
 fn single(mut it: impl Iterator<Item = char>) -> Option<char> {
@@ -65,15 +78,19 @@ pub fn needs_fold(s: &str) -> bool {
 
 /// Append the folded form of `s` to `out`.
 pub fn fold_into(s: &str, out: &mut String) {
-    let bytes = s.as_bytes();
-    let ascii_len = bytes.iter().position(|b| *b >= 0x80).unwrap_or(bytes.len());
-    // ASCII prefix: byte by byte.
     out.reserve(s.len());
-    for &b in &bytes[..ascii_len] {
-        out.push(b.to_ascii_lowercase() as char);
-    }
-    for c in s[ascii_len..].chars() {
-        out.push(fold_char(c));
+    let mut rest = s;
+    while !rest.is_empty() {
+        // A run of ASCII: copied, then lowered in place.
+        let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
+        let at = out.len();
+        out.push_str(&rest[..ascii]);
+        out[at..].make_ascii_lowercase();
+        rest = &rest[ascii..];
+        // Then characters up to the next ASCII byte, one by one.
+        let other = rest.bytes().position(|b| b < 0x80).unwrap_or(rest.len());
+        out.extend(rest[..other].chars().map(fold_char));
+        rest = &rest[other..];
     }
 }
 
@@ -153,6 +170,10 @@ mod tests {
         ] {
             assert_ne!(fold_char(a), fold_char(b), "{a} !~ {b}");
         }
+        // The Latin-1 table is the general folding.
+        for c in (0x80..=0xFFu32).filter_map(char::from_u32) {
+            assert_eq!(fold_char(c), fold_non_ascii(c), "{c}");
+        }
     }
 
     #[test]
@@ -171,6 +192,14 @@ mod tests {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
         /// The eight-bytes-at-a-time test agrees with the byte loop, on text around the
         /// letters' edges (`@` `A` `Z` `[` `` ` `` `a` `z` `{`) and non-ASCII.
+        #[test]
+        fn fold_into_is_per_character(s in "[aZ\\\\.é©ΣſK\u{130}ß]{0,30}") {
+            let mut out = String::from("x");
+            fold_into(&s, &mut out);
+            let slow: String = std::iter::once('x').chain(s.chars().map(fold_char)).collect();
+            proptest::prop_assert_eq!(out, slow);
+        }
+
         #[test]
         fn needs_fold_agrees_with_bytes(s in "[@AZ\\[`az{0-9 .é\u{7f}]{0,40}") {
             let slow = s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80);
