@@ -140,8 +140,15 @@ fn hash_bytes(b: &[u8]) -> u64 {
         w.copy_from_slice(c);
         h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
-    for &x in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(x)).wrapping_mul(K);
+    // The last one to seven bytes as one zero-padded word (the length, mixed in first,
+    // tells `a` from `a\0`).
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let w = rest
+            .iter()
+            .enumerate()
+            .fold(0u64, |w, (k, &x)| w | u64::from(x) << (8 * k));
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
     // Final avalanche so the low bits (the table index) depend on every byte.
     h ^= h >> 29;
