@@ -103,6 +103,10 @@ pub struct JsonEvent {
     keys: u32,
     objects: u32,
     unusual: bool,
+    /// Most bytes `buf` may hold for this document: keys' paths repeat their prefixes, so
+    /// deep nesting of long keys could otherwise take memory quadratic in the text (such an
+    /// event is kept as a `serde_json::Value`).
+    budget: usize,
     /// Set when the event is kept as a `serde_json::Value` (see the module documentation).
     fallback: Option<Json>,
     /// The hand-written reader's buffer for strings with escapes, kept across events.
@@ -215,7 +219,16 @@ impl JsonEvent {
         self.fallback = None;
     }
 
+    /// The `buf` budget of a document of this text.
+    fn budget(text: &str) -> usize {
+        text.len()
+            .saturating_mul(16)
+            .saturating_add(1 << 20)
+            .min(u32::MAX as usize)
+    }
+
     fn parse_inner(&mut self, text: &str) -> Result<(), serde_json::Error> {
+        self.budget = Self::budget(text);
         if text.len() >= (u32::MAX / 4) as usize {
             return Err(de::Error::custom("event larger than 1 GiB"));
         }
@@ -238,6 +251,7 @@ impl JsonEvent {
 
     /// The serde_json-driven reader (the reference for [`Reader`]).
     fn parse_serde(&mut self, text: &str) -> Result<(), serde_json::Error> {
+        self.budget = Self::budget(text);
         let is_object = text
             .bytes()
             .find(|b| !b.is_ascii_whitespace())
@@ -396,6 +410,15 @@ impl JsonEvent {
             self.unusual = true;
         }
         let start = self.buf.len();
+        let prefix = if root {
+            0
+        } else {
+            self.current.path.1 as usize + 1
+        };
+        if start + prefix + k.len() > self.budget {
+            self.unusual = true;
+            return;
+        }
         if !root {
             let (ps, pl) = self.current.path;
             self.buf.extend_from_within(ps as usize..(ps + pl) as usize);

@@ -217,6 +217,27 @@ fn json_event_layouts_and_errors() {
     assert!(!JsonEvent::from_value(&serde_json::json!({"x": [1]})).is_fallback());
 }
 
+/// Deep nesting of long keys: every leaf's path repeats the whole prefix, which would take
+/// memory quadratic in the text; past a budget the event is kept as a `Value` instead, with
+/// the same answers.
+#[test]
+fn json_event_bounds_path_memory() {
+    let key = "k".repeat(20_000);
+    let leaves: Vec<String> = (0..300).map(|i| format!(r#""l{i}": {i}"#)).collect();
+    let mut text = String::new();
+    for _ in 0..90 {
+        text.push_str(&format!(r#"{{"{key}": "#));
+    }
+    text.push_str(&format!("{{{}}}", leaves.join(", ")));
+    text.push_str(&"}".repeat(90));
+    let v: Json = serde_json::from_str(&text).unwrap();
+    let fast = JsonEvent::from_json_str(&text).unwrap();
+    assert!(fast.is_fallback());
+    let leaf = format!("{}.l299", vec![key.as_str(); 90].join("."));
+    assert_eq!(texts(&fast, &leaf), ["Int(299)"]);
+    assert_eq!(texts(&fast, &leaf), texts(&v, &leaf));
+}
+
 /// Keys: mostly plain (a dotted key sends the whole event to the `Value` layout, where
 /// the readers cannot differ), sometimes dotted or repeated.
 fn key() -> impl Strategy<Value = String> {
