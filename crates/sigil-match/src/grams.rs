@@ -434,8 +434,33 @@ mod tests {
             let mut list = list;
             list.sort();
             list.dedup();
-            let set = GramSet::build(&list);
+            let mut set = GramSet::build(&list);
             prop_assert_eq!(found(&set, &hay), naive(&list, &hay));
+            // The scalar loop alone (what a CPU without AVX2 runs) finds the same.
+            set.avx2 = false;
+            prop_assert_eq!(found(&set, &hay), naive(&list, &hay));
+        }
+
+        /// The vector and scalar scans report the same positions, hit for hit, on long
+        /// haystacks with many literals (a bitmap with many bits set).
+        #[test]
+        fn vector_scan_reports_what_scalar_does(
+            list in proptest::collection::vec("[a-f]{4,9}", 1..200),
+            hay in "[a-fxyz]{0,300}",
+        ) {
+            let mut list = list;
+            list.sort();
+            list.dedup();
+            let mut set = GramSet::build(&list);
+            let hits = |set: &GramSet| {
+                let mut out = vec![];
+                set.scan(hay.as_bytes(), &mut |k| out.push(k));
+                out.sort_unstable();
+                out
+            };
+            let vector = hits(&set);
+            set.avx2 = false;
+            prop_assert_eq!(vector, hits(&set));
         }
     }
 }
