@@ -298,7 +298,7 @@ impl JsonEvent {
                     break;
                 }
                 if s.hash == e.hash
-                    && crate::grams::same(
+                    && crate::bytes::same(
                         self.text(self.entries[s.first as usize].path).as_bytes(),
                         self.text(e.path).as_bytes(),
                     )
@@ -354,7 +354,7 @@ impl JsonEvent {
                 return NONE;
             }
             if s.hash == h
-                && crate::grams::same(
+                && crate::bytes::same(
                     self.text(self.entries[s.first as usize].path).as_bytes(),
                     name.as_bytes(),
                 )

@@ -44,6 +44,7 @@ use std::sync::Arc;
 use sigil_core::ast::RuleMeta;
 use sigil_core::ir::RuleIr;
 
+mod bytes;
 mod compile;
 pub mod correlation;
 pub mod event;

@@ -647,7 +647,7 @@ impl FieldTable {
             if id == ANY {
                 return None;
             }
-            if h == hash && crate::grams::same(self.names[id as usize].as_bytes(), name.as_bytes())
+            if h == hash && crate::bytes::same(self.names[id as usize].as_bytes(), name.as_bytes())
             {
                 return Some(id);
             }

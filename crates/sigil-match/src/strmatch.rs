@@ -7,8 +7,8 @@
 use memchr::memmem;
 use sigil_core::ir::{Pattern, Piece};
 
+use crate::bytes::same;
 use crate::fold;
-use crate::grams::same;
 
 /// One token of a general wildcard pattern.
 #[derive(Clone, Debug, PartialEq, Eq)]
