@@ -190,8 +190,8 @@ mod tests {
 
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
-        /// The eight-bytes-at-a-time test agrees with the byte loop, on text around the
-        /// letters' edges (`@` `A` `Z` `[` `` ` `` `a` `z` `{`) and non-ASCII.
+        /// Folding by runs is folding character by character, appended after what the
+        /// buffer held.
         #[test]
         fn fold_into_is_per_character(s in "[aZ\\\\.é©ΣſK\u{130}ß]{0,30}") {
             let mut out = String::from("x");
@@ -200,6 +200,8 @@ mod tests {
             proptest::prop_assert_eq!(out, slow);
         }
 
+        /// The eight-bytes-at-a-time test agrees with the byte loop, on text around the
+        /// letters' edges (`@` `A` `Z` `[` `` ` `` `a` `z` `{`) and non-ASCII.
         #[test]
         fn needs_fold_agrees_with_bytes(s in "[@AZ\\[`az{0-9 .é\u{7f}]{0,40}") {
             let slow = s.bytes().any(|b| b.is_ascii_uppercase() || b >= 0x80);
