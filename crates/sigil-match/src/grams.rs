@@ -47,20 +47,20 @@ pub(crate) struct GramSet {
 /// Literals of one to three bytes.
 struct Short {
     /// Bit per byte value that is a one-byte literal, and those literals (byte, id).
-    single: [u64; 4],
+    single: [u32; 8],
     singles: Vec<(u8, u32)>,
     /// Bit per first two bytes (little-endian `u16`) of a two- or three-byte literal, and
     /// those literals (first two bytes, id, text) sorted by their first two bytes.
-    pairs: Vec<u64>,
+    pairs: Vec<u32>,
     by_pair: Vec<(u16, u32, Box<[u8]>)>,
 }
 
 impl Short {
     fn build(lits: &[(u32, &[u8])]) -> Short {
         let mut short = Short {
-            single: [0; 4],
+            single: [0; 8],
             singles: vec![],
-            pairs: vec![0; 1 << 10],
+            pairs: vec![0; 1 << 11],
             by_pair: vec![],
         };
         for &(id, b) in lits {
@@ -112,15 +112,15 @@ struct Anchor {
     len: u32,
 }
 
-/// Bit `i` of a bitmap.
+/// Bit `i` of a bitmap of 32-bit words (the width the vector scan gathers).
 #[inline]
-fn bit(bits: &[u64], i: usize) -> bool {
-    bits[i >> 6] & (1 << (i & 63)) != 0
+fn bit(bits: &[u32], i: usize) -> bool {
+    bits[i >> 5] & (1 << (i & 31)) != 0
 }
 
 #[inline]
-fn set_bit(bits: &mut [u64], i: usize) {
-    bits[i >> 6] |= 1 << (i & 63);
+fn set_bit(bits: &mut [u32], i: usize) {
+    bits[i >> 5] |= 1 << (i & 31);
 }
 
 #[inline]
@@ -135,11 +135,6 @@ const HASH_K: u32 = 0x9E37_79B1;
 #[inline]
 fn bit_index(g: u32, bits_log: u32) -> usize {
     (g.wrapping_mul(HASH_K) >> (32 - bits_log)) as usize
-}
-
-#[inline]
-fn bit32(bits: &[u32], i: usize) -> bool {
-    bits[i >> 5] & (1 << (i & 31)) != 0
 }
 
 #[inline]
@@ -216,7 +211,7 @@ impl GramSet {
                 i += 1;
             }
             let h = bit_index(g, bits_log);
-            bits[h >> 5] |= 1 << (h & 31);
+            set_bit(&mut bits, h);
             let mut at = slot_index(g) & (cap - 1);
             while slots[at].2 != 0 {
                 at = (at + 1) & (cap - 1);
@@ -258,7 +253,7 @@ impl GramSet {
         for i in from..=hay.len() - GRAM {
             let g = gram_at(hay, i);
             let h = bit_index(g, self.bits_log);
-            if bit32(&self.bits, h) {
+            if bit(&self.bits, h) {
                 self.verify(hay, i, g, f);
             }
         }
