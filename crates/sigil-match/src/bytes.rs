@@ -1,5 +1,24 @@
-//! Byte-string equality for the short slices of the per-event path (field paths, literals,
-//! needles): eight-byte words, without the call to `memcmp` that slice equality makes.
+//! Byte-string work on the per-event path, eight bytes at a time: equality for the short
+//! slices of field paths, literals and needles (without the call to `memcmp` that slice
+//! equality makes), and the word tests the JSON reader and the folding scan with.
+
+/// A byte of 1 in every lane of a word, and the lanes' high bits.
+pub(crate) const ONES: u64 = 0x0101_0101_0101_0101;
+pub(crate) const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `v` below `n` (`n <= 0x80`). Only the lowest flagged byte
+/// is exact (a borrow can flag the byte above it): callers take `trailing_zeros` or test
+/// for any.
+#[inline]
+pub(crate) fn below(v: u64, n: u8) -> u64 {
+    v.wrapping_sub(ONES * u64::from(n)) & !v & HIGH
+}
+
+/// The high bit of each byte of `v` equal to `b` (lowest exact, as [`below`]).
+#[inline]
+pub(crate) fn equal(v: u64, b: u8) -> u64 {
+    below(v ^ (ONES * u64::from(b)), 1)
+}
 
 /// `a == b` without a call to `memcmp` for the short slices literals and field paths
 /// are: eight-byte words, the last one overlapping the one before; four-byte words or
@@ -43,6 +62,15 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The lowest flagged byte of the word tests is the first byte a byte loop finds.
+        #[test]
+        fn word_tests_find_the_first_byte(w in proptest::array::uniform8(proptest::sample::select(vec![0u8, 1, b'.', b'"', 0x1f, 0x20, 0x7f, 0x80, 0xff])), n in 1u8..=0x80, b in proptest::sample::select(vec![0u8, b'.', b'"', 0xff])) {
+            let v = u64::from_le_bytes(w);
+            let first = |m: u64| (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
+            prop_assert_eq!(first(below(v, n)), w.iter().position(|&x| x < n));
+            prop_assert_eq!(first(equal(v, b)), w.iter().position(|&x| x == b));
+        }
+
         /// The word-wise comparison is slice equality, at every length around the word
         /// sizes and with the difference anywhere.
         #[test]

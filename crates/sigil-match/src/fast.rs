@@ -704,17 +704,13 @@ impl<'t> Reader<'t> {
 /// byte of the classic "has less than" test is exact).
 #[inline]
 fn special(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let below_n = |v: u64, n: u64| v.wrapping_sub(ONES * n) & !v & HIGH;
-    let below = |v: u64| below_n(v, 0x20);
-    let zero = |v: u64| below_n(v, 1);
+    use crate::bytes::{below, equal};
     let mut i = 0;
     while i + 8 <= b.len() {
         let mut w = [0u8; 8];
         w.copy_from_slice(&b[i..i + 8]);
         let x = u64::from_le_bytes(w);
-        let m = zero(x ^ (ONES * u64::from(b'"'))) | zero(x ^ (ONES * u64::from(b'\\'))) | below(x);
+        let m = equal(x, b'"') | equal(x, b'\\') | below(x, 0x20);
         if m != 0 {
             return Some(i + (m.trailing_zeros() / 8) as usize);
         }
@@ -729,14 +725,11 @@ fn special(b: &[u8]) -> Option<usize> {
 /// Whether a key holds a dot, eight bytes at a time (keys are short: no call to memchr).
 #[inline]
 fn has_dot(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
-        let x = u64::from_le_bytes(w) ^ (ONES * u64::from(b'.'));
-        if x.wrapping_sub(ONES) & !x & HIGH != 0 {
+        if crate::bytes::equal(u64::from_le_bytes(w), b'.') != 0 {
             return true;
         }
     }

@@ -57,8 +57,7 @@ fn fold_non_ascii(c: char) -> char {
 /// character).
 #[inline]
 pub fn needs_fold(s: &str) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
+    use crate::bytes::{HIGH, ONES};
     let mut chunks = s.as_bytes().chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
