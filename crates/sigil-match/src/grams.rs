@@ -356,6 +356,14 @@ mod tests {
         out
     }
 
+    /// The literals sorted and deduplicated (ids are positions), and their set.
+    fn set_of(mut list: Vec<String>) -> (Vec<String>, GramSet) {
+        list.sort();
+        list.dedup();
+        let set = GramSet::build(&list);
+        (list, set)
+    }
+
     fn naive(list: &[String], hay: &str) -> Vec<usize> {
         (0..list.len())
             .filter(|&i| hay.contains(list[i].as_str()))
@@ -385,10 +393,7 @@ mod tests {
             list in proptest::collection::vec("[abé.]{1,7}", 1..40),
             hay in "[abé.x]{0,120}",
         ) {
-            let mut list = list;
-            list.sort();
-            list.dedup();
-            let mut set = GramSet::build(&list);
+            let (list, mut set) = set_of(list);
             prop_assert_eq!(found(&set, &hay), naive(&list, &hay));
             // The scalar loop alone (what a CPU without AVX2 runs) finds the same.
             set.avx2 = false;
@@ -402,10 +407,7 @@ mod tests {
             list in proptest::collection::vec("[a-f]{4,9}", 1..200),
             hay in "[a-fxyz]{0,300}",
         ) {
-            let mut list = list;
-            list.sort();
-            list.dedup();
-            let mut set = GramSet::build(&list);
+            let (_, mut set) = set_of(list);
             let hits = |set: &GramSet| {
                 let mut out = vec![];
                 set.scan(hay.as_bytes(), &mut |k| out.push(k));
