@@ -244,13 +244,13 @@ impl GramSet {
         if self.slots.is_empty() || hay.len() < GRAM {
             return;
         }
-        let mut from = 0;
         #[cfg(target_arch = "x86_64")]
         if self.avx2 {
             // SAFETY: `avx2` is set only where the CPU has AVX2.
-            from = unsafe { self.scan_avx2(hay, f) };
+            unsafe { self.scan_avx2(hay, f) };
+            return;
         }
-        for i in from..=hay.len() - GRAM {
+        for i in 0..=hay.len() - GRAM {
             let g = gram_at(hay, i);
             let h = bit_index(g, self.bits_log);
             if bit(&self.bits, h) {
@@ -259,28 +259,34 @@ impl GramSet {
         }
     }
 
-    /// The scan of eight positions per step while sixteen bytes remain: their grams
-    /// shuffled out of one load, hashed with one multiply, their bitmap words fetched by
-    /// one gather; only set bits leave the vector. Returns the first position left to the
-    /// scalar loop.
+    /// The scan of eight positions per step: their grams shuffled out of one 16-byte
+    /// load, hashed with one multiply, their bitmap words fetched by one gather; only set
+    /// bits leave the vector. The last (up to twelve) positions come from one window of
+    /// the haystack's last sixteen bytes (or of the whole haystack, zero-padded, when it
+    /// is shorter), so no position is left to a byte-by-byte loop.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn scan_avx2(&self, hay: &[u8], f: &mut impl FnMut(usize)) -> usize {
+    fn scan_avx2(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
         use std::arch::x86_64::*;
-        // Lane j (0..8) takes bytes j..j+4; each 128-bit half shuffles its own copy.
-        let grams = _mm256_setr_epi8(
+        // Lane j (0..8) takes bytes j..j+4 (`HEAD`) or 5+j..9+j (`TAIL`) of the window;
+        // each 128-bit half shuffles its own copy.
+        let head = _mm256_setr_epi8(
             0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, 4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7,
             8, 9, 10,
+        );
+        let tail = _mm256_setr_epi8(
+            5, 6, 7, 8, 6, 7, 8, 9, 7, 8, 9, 10, 8, 9, 10, 11, 9, 10, 11, 12, 10, 11, 12, 13, 11,
+            12, 13, 14, 12, 13, 14, 15,
         );
         let k = _mm256_set1_epi32(HASH_K as i32);
         let shift = _mm_cvtsi32_si128((32 - self.bits_log) as i32);
         let low5 = _mm256_set1_epi32(31);
         let one = _mm256_set1_epi32(1);
-        // Bit `j` set: the bitmap holds the gram at `at[j..]`.
-        let step = |at: &[u8; 16]| -> u32 {
+        // Bit `j` set: the bitmap holds the gram the shuffle puts in lane `j`.
+        let step = |at: &[u8; 16], lanes: __m256i| -> u32 {
             // SAFETY: `at` is sixteen bytes.
             let v = unsafe { _mm_loadu_si128(at.as_ptr().cast()) };
-            let g = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(v), grams);
+            let g = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(v), lanes);
             let idx = _mm256_srl_epi32(_mm256_mullo_epi32(g, k), shift);
             let words = _mm256_srli_epi32::<5>(idx);
             // SAFETY: `idx < 2^bits_log`, so every word index is below
@@ -289,9 +295,10 @@ impl GramSet {
             let hit = _mm256_and_si256(_mm256_srlv_epi32(w, _mm256_and_si256(idx, low5)), one);
             _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(hit, one))) as u32
         };
+        let n = hay.len();
         let mut i = 0;
         while let Some(at) = hay[i..].first_chunk::<16>() {
-            let mut m = step(at);
+            let mut m = step(at, head);
             while m != 0 {
                 let j = i + m.trailing_zeros() as usize;
                 self.verify(hay, j, gram_at(hay, j), f);
@@ -299,7 +306,26 @@ impl GramSet {
             }
             i += 8;
         }
-        i
+        // Positions i..=n-4 remain, as bits (i - base)..=(n - 4 - base) of the window at
+        // `base`: `HEAD` gives bits 0..8, `TAIL` bits 5..13.
+        let (window, base) = match hay.last_chunk::<16>() {
+            Some(w) => (*w, n - 16),
+            None => (padded(hay), 0),
+        };
+        let (lo, hi) = (i - base, n - GRAM - base);
+        let mut m = 0;
+        if lo < 8 {
+            m |= step(&window, head);
+        }
+        if hi >= 5 {
+            m |= step(&window, tail) << 5;
+        }
+        m &= (u32::MAX << lo) & (u32::MAX >> (31 - hi));
+        while m != 0 {
+            let j = base + m.trailing_zeros() as usize;
+            self.verify(hay, j, gram_at(hay, j), f);
+            m &= m - 1;
+        }
     }
 
     /// The literals anchored on gram `g`, found at `hay[i..]`.
@@ -330,6 +356,28 @@ impl GramSet {
             at = (at + 1) & mask;
         }
     }
+}
+
+/// A haystack of four to fifteen bytes, zero-padded to sixteen: two overlapping word
+/// loads instead of a variable-length copy.
+fn padded(hay: &[u8]) -> [u8; 16] {
+    let n = hay.len();
+    let mut w = [0u8; 16];
+    if let (Some(a), Some(b)) = (hay.first_chunk::<8>(), hay.last_chunk::<8>()) {
+        // Bytes 8..n are the last n - 8 bytes of `b`.
+        let b = u64::from_le_bytes(*b)
+            .checked_shr(8 * (16 - n) as u32)
+            .unwrap_or(0);
+        w[..8].copy_from_slice(a);
+        w[8..].copy_from_slice(&b.to_le_bytes());
+    } else if let (Some(a), Some(b)) = (hay.first_chunk::<4>(), hay.last_chunk::<4>()) {
+        let b = u32::from_le_bytes(*b)
+            .checked_shr(8 * (8 - n) as u32)
+            .unwrap_or(0);
+        w[..4].copy_from_slice(a);
+        w[4..8].copy_from_slice(&b.to_le_bytes());
+    }
+    w
 }
 
 fn avx2_available() -> bool {
@@ -417,6 +465,14 @@ mod tests {
             let vector = hits(&set);
             set.avx2 = false;
             prop_assert_eq!(vector, hits(&set));
+        }
+
+        /// The short-haystack window holds the haystack, then zeros.
+        #[test]
+        fn padded_window_is_the_haystack_then_zeros(hay in proptest::collection::vec(1u8.., 4..16)) {
+            let w = padded(&hay);
+            prop_assert_eq!(&w[..hay.len()], &hay[..]);
+            prop_assert!(w[hay.len()..].iter().all(|&b| b == 0));
         }
     }
 }
