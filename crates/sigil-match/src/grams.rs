@@ -53,6 +53,9 @@ struct Short {
     /// those literals (first two bytes, id, text) sorted by their first two bytes.
     pairs: Vec<u32>,
     by_pair: Vec<(u16, u32, Box<[u8]>)>,
+    /// The bytes that start a short literal, as two nibble tables for the vector filter:
+    /// byte `h << 4 | l` starts one when `rows[h >> 3][l]` has bit `h & 7`.
+    rows: [[u8; 16]; 2],
 }
 
 impl Short {
@@ -62,8 +65,10 @@ impl Short {
             singles: vec![],
             pairs: vec![0; 1 << 11],
             by_pair: vec![],
+            rows: [[0; 16]; 2],
         };
         for &(id, b) in lits {
+            short.rows[usize::from(b[0] >> 7)][usize::from(b[0] & 15)] |= 1 << ((b[0] >> 4) & 7);
             if let [x] = b {
                 set_bit(&mut short.single, usize::from(*x));
                 short.singles.push((*x, id));
@@ -79,24 +84,96 @@ impl Short {
     }
 
     #[inline]
-    fn scan(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
-        for (i, &b) in hay.iter().enumerate() {
-            if bit(&self.single, usize::from(b)) {
-                self.singles
-                    .iter()
-                    .filter(|s| s.0 == b)
-                    .for_each(|s| f(s.1 as usize));
-            }
-            let Some(&b2) = hay.get(i + 1) else { break };
-            let p = u16::from_le_bytes([b, b2]);
-            if bit(&self.pairs, usize::from(p)) {
-                let from = self.by_pair.partition_point(|e| e.0 < p);
-                for (_, id, text) in self.by_pair[from..].iter().take_while(|e| e.0 == p) {
-                    if hay.get(i..i + text.len()) == Some(text) {
-                        f(*id as usize);
-                    }
+    fn scan(&self, hay: &[u8], avx2: bool, f: &mut impl FnMut(usize)) {
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: `avx2` is set only where the CPU has AVX2.
+            unsafe { self.scan_vector(hay, f) };
+            return;
+        }
+        let _ = avx2;
+        for i in 0..hay.len() {
+            self.at(hay, i, f);
+        }
+    }
+
+    /// The short literals starting at `hay[i]`.
+    #[inline]
+    fn at(&self, hay: &[u8], i: usize, f: &mut impl FnMut(usize)) {
+        let b = hay[i];
+        if bit(&self.single, usize::from(b)) {
+            self.singles
+                .iter()
+                .filter(|s| s.0 == b)
+                .for_each(|s| f(s.1 as usize));
+        }
+        let Some(&b2) = hay.get(i + 1) else { return };
+        let p = u16::from_le_bytes([b, b2]);
+        if bit(&self.pairs, usize::from(p)) {
+            let from = self.by_pair.partition_point(|e| e.0 < p);
+            for (_, id, text) in self.by_pair[from..].iter().take_while(|e| e.0 == p) {
+                if hay.get(i..i + text.len()) == Some(text) {
+                    f(*id as usize);
                 }
             }
+        }
+    }
+
+    /// Sixteen positions per step: a byte-class test (two nibble-table shuffles) finds
+    /// the bytes that start a short literal; only those positions are checked. The last
+    /// positions come from the window of the last sixteen bytes (or the zero-padded
+    /// haystack when shorter).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn scan_vector(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
+        use std::arch::x86_64::*;
+        // SAFETY: each table is sixteen bytes.
+        let (rows_lo, rows_hi) = unsafe {
+            (
+                _mm_loadu_si128(self.rows[0].as_ptr().cast()),
+                _mm_loadu_si128(self.rows[1].as_ptr().cast()),
+            )
+        };
+        let bits = _mm_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 1, 2, 4, 8, 16, 32, 64, -128);
+        let nibble = _mm_set1_epi8(15);
+        let seven = _mm_set1_epi8(7);
+        let zero = _mm_setzero_si128();
+        // Bit `j` set: byte `j` of the window starts a short literal.
+        let starts = |w: &[u8; 16]| -> u32 {
+            // SAFETY: `w` is sixteen bytes.
+            let v = unsafe { _mm_loadu_si128(w.as_ptr().cast()) };
+            let lo = _mm_and_si128(v, nibble);
+            let hi = _mm_and_si128(_mm_srli_epi16::<4>(v), nibble);
+            let row = _mm_blendv_epi8(
+                _mm_shuffle_epi8(rows_lo, lo),
+                _mm_shuffle_epi8(rows_hi, lo),
+                _mm_cmpgt_epi8(hi, seven),
+            );
+            let hit = _mm_and_si128(row, _mm_shuffle_epi8(bits, hi));
+            !(_mm_movemask_epi8(_mm_cmpeq_epi8(hit, zero)) as u32) & 0xffff
+        };
+        let n = hay.len();
+        let mut i = 0;
+        while let Some(w) = hay[i..].first_chunk::<16>() {
+            let mut m = starts(w);
+            while m != 0 {
+                self.at(hay, i + m.trailing_zeros() as usize, f);
+                m &= m - 1;
+            }
+            i += 16;
+        }
+        if i == n {
+            return;
+        }
+        let (window, base) = match hay.last_chunk::<16>() {
+            Some(w) => (*w, n - 16),
+            None => (padded(hay), 0),
+        };
+        // Positions i..n are bits (i - base)..(n - base) of the window.
+        let mut m = starts(&window) & (u32::MAX << (i - base)) & (u32::MAX >> (32 - (n - base)));
+        while m != 0 {
+            self.at(hay, base + m.trailing_zeros() as usize, f);
+            m &= m - 1;
         }
     }
 }
@@ -239,7 +316,7 @@ impl GramSet {
             f(e as usize);
         }
         if let Some(short) = &self.short {
-            short.scan(hay, f);
+            short.scan(hay, self.avx2, f);
         }
         if self.slots.is_empty() || hay.len() < GRAM {
             return;
@@ -358,8 +435,8 @@ impl GramSet {
     }
 }
 
-/// A haystack of four to fifteen bytes, zero-padded to sixteen: two overlapping word
-/// loads instead of a variable-length copy.
+/// A haystack of up to fifteen bytes, zero-padded to sixteen: two overlapping word loads
+/// instead of a variable-length copy.
 fn padded(hay: &[u8]) -> [u8; 16] {
     let n = hay.len();
     let mut w = [0u8; 16];
@@ -376,6 +453,8 @@ fn padded(hay: &[u8]) -> [u8; 16] {
             .unwrap_or(0);
         w[..4].copy_from_slice(a);
         w[4..8].copy_from_slice(&b.to_le_bytes());
+    } else {
+        w[..hay.len()].copy_from_slice(hay);
     }
     w
 }
@@ -469,7 +548,7 @@ mod tests {
 
         /// The short-haystack window holds the haystack, then zeros.
         #[test]
-        fn padded_window_is_the_haystack_then_zeros(hay in proptest::collection::vec(1u8.., 4..16)) {
+        fn padded_window_is_the_haystack_then_zeros(hay in proptest::collection::vec(1u8.., 0..16)) {
             let w = padded(&hay);
             prop_assert_eq!(&w[..hay.len()], &hay[..]);
             prop_assert!(w[hay.len()..].iter().all(|&b| b == 0));
