@@ -32,9 +32,9 @@ pub(crate) struct GramSet {
     bits_log: u32,
     /// AVX2 is available: eight positions per step (see [`GramSet::scan_avx2`]).
     avx2: bool,
-    /// Open addressing on `slot_index`: (gram, start, end) into `anchors`; `end == 0`
-    /// marks an empty slot.
-    slots: Vec<(u32, u32, u32)>,
+    /// Open addressing on `slot_index`, one slot per anchor gram.
+    slots: Vec<Slot>,
+    /// Literals beyond the first anchored on a gram (see [`Slot::more`]).
     anchors: Vec<Anchor>,
     /// The bytes of the anchored literals.
     text: Vec<u8>,
@@ -178,8 +178,19 @@ impl Short {
     }
 }
 
+/// A slot of the gram table. Most grams anchor one literal, which the slot holds itself:
+/// a hit costs no look-up beyond the slot and the literal's text.
+#[derive(Clone, Copy, Debug, Default)]
+struct Slot {
+    gram: u32,
+    /// The first literal anchored on `gram`; `len == 0` marks an empty slot.
+    first: Anchor,
+    /// The others, `anchors[more.0..more.1]`.
+    more: (u32, u32),
+}
+
 /// A literal anchored on a gram: everything needed to check it without another look-up.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 struct Anchor {
     lit: u32,
     /// Offset of the gram in the literal.
@@ -277,11 +288,12 @@ impl GramSet {
             .clamp(MIN_BITS_LOG, MAX_BITS_LOG);
         let mut bits = vec![0u32; (1usize << bits_log) / 32];
         let cap = (distinct * 2).next_power_of_two().max(2);
-        let mut slots = vec![(0u32, 0u32, 0u32); if by_gram.is_empty() { 0 } else { cap }];
+        let mut slots = vec![Slot::default(); if by_gram.is_empty() { 0 } else { cap }];
         let mut anchors = Vec::with_capacity(by_gram.len());
         let mut i = 0;
         while i < by_gram.len() {
-            let g = by_gram[i].0;
+            let (g, first) = by_gram[i];
+            i += 1;
             let start = anchors.len() as u32;
             while i < by_gram.len() && by_gram[i].0 == g {
                 anchors.push(by_gram[i].1);
@@ -290,10 +302,14 @@ impl GramSet {
             let h = bit_index(g, bits_log);
             set_bit(&mut bits, h);
             let mut at = slot_index(g) & (cap - 1);
-            while slots[at].2 != 0 {
+            while slots[at].first.len != 0 {
                 at = (at + 1) & (cap - 1);
             }
-            slots[at] = (g, start, anchors.len() as u32);
+            slots[at] = Slot {
+                gram: g,
+                first,
+                more: (start, anchors.len() as u32),
+            };
         }
         let short = (!short.is_empty()).then(|| Box::new(Short::build(&short)));
         GramSet {
@@ -411,12 +427,15 @@ impl GramSet {
         let mask = self.slots.len() - 1;
         let mut at = slot_index(g) & mask;
         loop {
-            let (sg, start, end) = self.slots[at];
-            if end == 0 {
+            let slot = &self.slots[at];
+            if slot.first.len == 0 {
                 return;
             }
-            if sg == g {
-                for a in &self.anchors[start as usize..end as usize] {
+            if slot.gram == g {
+                let (start, end) = slot.more;
+                for a in
+                    std::iter::once(&slot.first).chain(&self.anchors[start as usize..end as usize])
+                {
                     let Some(from) = i.checked_sub(a.off as usize) else {
                         continue;
                     };
