@@ -11,6 +11,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use ipnet::IpNet;
 use sigil_core::ir::{CmpOp, Expr, Number, Pattern, Piece, Pred, RefKind};
 
+use crate::bytes::same;
 use crate::event::{Event, Value};
 use crate::fold;
 use crate::strmatch::StrMatcher;
@@ -203,8 +204,80 @@ struct Group {
     cased: bool,
     /// Patterns tested one by one (on the prepared haystack).
     each: Vec<StrMatcher>,
+    /// Exact, prefix and suffix needles (of groups of two or more patterns).
+    packed: Packed,
     /// `*x*` needles searched at once.
     contains: Option<AhoCorasick>,
+}
+
+/// Exact, prefix and suffix needles in one buffer: a list of forty `endswith` values is a
+/// run of lengths and a run of text (a few cache lines read in order), not forty separate
+/// allocations; a needle longer than the haystack (or, for `exact`, of another length) is
+/// rejected on its length alone.
+#[derive(Default)]
+struct Packed {
+    text: Vec<u8>,
+    /// (start in `text`, length) per needle.
+    exact: Vec<(u32, u32)>,
+    prefix: Vec<(u32, u32)>,
+    suffix: Vec<(u32, u32)>,
+}
+
+/// Where a packed needle must sit in the haystack.
+#[derive(Clone, Copy)]
+enum At {
+    Exact,
+    Prefix,
+    Suffix,
+}
+
+impl Packed {
+    fn push(&mut self, at: At, needle: &[u8]) {
+        let item = (self.text.len() as u32, needle.len() as u32);
+        self.text.extend_from_slice(needle);
+        match at {
+            At::Exact => self.exact.push(item),
+            At::Prefix => self.prefix.push(item),
+            At::Suffix => self.suffix.push(item),
+        }
+    }
+
+    #[inline]
+    fn needle(&self, (start, len): (u32, u32)) -> &[u8] {
+        &self.text[start as usize..(start + len) as usize]
+    }
+
+    #[inline]
+    fn matches(&self, h: &[u8]) -> bool {
+        self.exact
+            .iter()
+            .any(|&n| n.1 as usize == h.len() && same(h, self.needle(n)))
+            || self.prefix.iter().any(|&n| {
+                h.get(..n.1 as usize)
+                    .is_some_and(|p| same(p, self.needle(n)))
+            })
+            || self.suffix.iter().any(|&n| {
+                h.len()
+                    .checked_sub(n.1 as usize)
+                    .is_some_and(|from| same(&h[from..], self.needle(n)))
+            })
+    }
+
+    /// A pattern of the form `x`, `x*` or `*x` (runs of `*` count as one).
+    fn shape(pieces: &[Piece]) -> Option<(At, &str)> {
+        let mut v: Vec<&Piece> = Vec::with_capacity(pieces.len());
+        for p in pieces {
+            if !(matches!(p, Piece::Star) && matches!(v.last(), Some(Piece::Star))) {
+                v.push(p);
+            }
+        }
+        match v.as_slice() {
+            [Piece::Lit(s)] => Some((At::Exact, s)),
+            [Piece::Lit(s), Piece::Star] => Some((At::Prefix, s)),
+            [Piece::Star, Piece::Lit(s)] => Some((At::Suffix, s)),
+            _ => None,
+        }
+    }
 }
 
 impl Group {
@@ -213,7 +286,7 @@ impl Group {
         if self.cased {
             return self.matches_prepared(text.as_bytes());
         }
-        if self.each.len() == 1 && self.contains.is_none() {
+        if self.each.len() == 1 && self.contains.is_none() && self.packed.text.is_empty() {
             return self.each[0].matches(text);
         }
         fold::with_folded(text, |h| self.matches_prepared(h.as_bytes()))
@@ -222,6 +295,7 @@ impl Group {
     #[inline]
     fn matches_prepared(&self, h: &[u8]) -> bool {
         self.contains.as_ref().is_some_and(|ac| ac.is_match(h))
+            || self.packed.matches(h)
             || self.each.iter().any(|m| m.matches_prepared(h))
     }
 }
@@ -230,21 +304,28 @@ const AC_MIN_NEEDLES: usize = 4;
 
 fn str_group(target: Target, cased: bool, pats: &[&Pattern]) -> Result<Node, MatchError> {
     let mut each = vec![];
+    let mut packed = Packed::default();
     let mut needles: Vec<Vec<u8>> = vec![];
     let contains_count = pats
         .iter()
         .filter(|p| matches!(p.pieces(), [Piece::Star, Piece::Lit(_), Piece::Star]))
         .count();
+    let prepare = |s: &str| {
+        if cased {
+            s.as_bytes().to_vec()
+        } else {
+            fold::fold(s).into_bytes()
+        }
+    };
     for p in pats {
         match p.pieces() {
             [Piece::Star, Piece::Lit(s), Piece::Star] if contains_count >= AC_MIN_NEEDLES => {
-                needles.push(if cased {
-                    s.as_bytes().to_vec()
-                } else {
-                    fold::fold(s).into_bytes()
-                })
+                needles.push(prepare(s))
             }
-            _ => each.push(matcher(p, cased)?),
+            pieces => match Packed::shape(pieces) {
+                Some((at, s)) if pats.len() > 1 => packed.push(at, &prepare(s)),
+                _ => each.push(matcher(p, cased)?),
+            },
         }
     }
     let contains = if needles.is_empty() {
@@ -260,6 +341,7 @@ fn str_group(target: Target, cased: bool, pats: &[&Pattern]) -> Result<Node, Mat
     let group = Group {
         cased,
         each,
+        packed,
         contains,
     };
     Ok(match target {

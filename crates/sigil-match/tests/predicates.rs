@@ -450,3 +450,60 @@ fn const_and_placeholder_errors() {
     });
     assert!(compile_expr(&bad).is_err());
 }
+
+mod grouped {
+    //! Patterns on one field under `or` are compiled as one group (exact, prefix and suffix
+    //! needles packed together, `contains` needles in one automaton): the group must give
+    //! what the patterns give one by one.
+
+    use proptest::prelude::*;
+    use serde_json::json;
+    use sigil_core::ir::{Expr, Pattern, Piece, Pred};
+    use sigil_match::{compile_expr, JsonEvent};
+
+    /// A pattern of one of the shapes the group treats apart, or a general glob.
+    fn pattern() -> impl Strategy<Value = Pattern> {
+        let lit = "[aAbé.Ä]{1,4}";
+        prop_oneof![
+            lit.prop_map(|s| Pattern::literal(&s)),
+            lit.prop_map(|s| Pattern::from_pieces([Piece::Lit(s), Piece::Star])),
+            lit.prop_map(|s| Pattern::from_pieces([Piece::Star, Piece::Lit(s)])),
+            lit.prop_map(|s| Pattern::from_pieces([Piece::Star, Piece::Lit(s), Piece::Star])),
+            (lit, lit).prop_map(|(a, b)| Pattern::from_pieces([
+                Piece::Lit(a),
+                Piece::Question,
+                Piece::Lit(b),
+                Piece::Star
+            ])),
+        ]
+    }
+
+    fn pred(pattern: Pattern, cased: bool) -> Expr {
+        Expr::Pred(Pred::Str {
+            field: "f".into(),
+            pattern,
+            cased,
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn a_group_matches_what_its_patterns_match(
+            pats in proptest::collection::vec(pattern(), 1..12),
+            cased in any::<bool>(),
+            hay in "[aAbé.Äx]{0,10}",
+        ) {
+            let one_by_one = pats.iter().any(|p| {
+                compile_expr(&pred(p.clone(), cased)).expect("compile").matches(&json!({"f": hay}))
+            });
+            let group = compile_expr(&Expr::Or(pats.into_iter().map(|p| pred(p, cased)).collect()))
+                .expect("compile");
+            let ev = json!({"f": hay});
+            prop_assert_eq!(group.matches(&ev), one_by_one);
+            let mut fast = JsonEvent::default();
+            fast.parse(&ev.to_string()).expect("parse");
+            prop_assert_eq!(group.matches(&fast), one_by_one);
+        }
+    }
+}
