@@ -83,7 +83,7 @@ fn main() {
         }
     }
     eprintln!(
-        "{workload}/{mode}: {n} events, {matches} matches, {:.1} candidates/event, {:.0} events/s",
+        "{workload}/{mode}: {n} events, {matches} matches, {candidates} candidates ({:.1}/event), {:.0} events/s",
         candidates as f64 / n as f64,
         n as f64 / secs
     );

@@ -330,44 +330,12 @@ fn cost(set: &[(Target, String)], freq: &Freq) -> usize {
         .sum()
 }
 
-/// The required literals of an expression. `skip`: the rule's own equality keys; an
-/// equality that is one of them gives no literal (the key index already tests it, and
-/// such log-source literals, `Channel: ...Sysmon/Operational`, occur in every event of
-/// their source).
-fn required(e: &Expr, freq: &Freq, skip: &[(String, KeyVal)]) -> Req {
-    match e {
-        Expr::Const(false) => Some(vec![]),
-        Expr::Const(true) | Expr::Not(_) => None,
-        Expr::Pred(p @ Pred::Str { .. })
-            if keyindex::pred_key(p).is_some_and(|k| skip.contains(&k)) =>
-        {
-            None
-        }
-        Expr::Pred(Pred::Regex {
-            field,
-            regex,
-            flags,
-        }) => regex_req(field, regex, flags),
-        Expr::Pred(p) => pred_req(p).map(|k| vec![k]),
-        Expr::And(items) => items
-            .iter()
-            .filter_map(|x| required(x, freq, skip))
-            .min_by_key(|s| cost(s, freq)),
-        Expr::Or(items) => {
-            let mut out = vec![];
-            for i in items {
-                out.extend(required(i, freq, skip)?);
-            }
-            Some(out)
-        }
-    }
-}
-
 /// A necessary condition of a rule over literal hits: the rule can match an event only if
 /// its formula holds, an atom holding when one of its literals occurs in its field (as
-/// the scanner reports it). Derived like [`required`], but an `And` keeps every operand
-/// instead of the cheapest: the wake-up set says when to look at a rule, the formula then
-/// drops most woken rules (`Image|contains: '\Windows\'` woke a rule that also needs
+/// the scanner reports it). One walk of the rule ([`Formula::of`]) gives both prefilter
+/// inputs: the wake-up set ([`Formula::wake_set`], the cheapest operand of an `And`) says
+/// when to look at a rule; the formula (every operand of an `And`) then drops most woken
+/// rules (`Image|contains: '\Windows\'` woke a rule that also needs
 /// `CommandLine|contains: '\..\..\'`) for a few bit tests instead of an evaluation.
 #[derive(Clone, Debug, PartialEq)]
 enum Formula {
@@ -387,15 +355,20 @@ const MAX_FORMULA_ATOMS: usize = 256;
 const MIN_ATOM_LEN: usize = 5;
 
 impl Formula {
+    /// The literal tree of an expression: every literal an atom, short ones included
+    /// ([`Formula::wake_set`] weighs them, [`Formula::without_short_atoms`] drops them).
+    /// `skip`: the rule's own equality keys; an equality that is one of them gives no
+    /// literal (the key index already tests it, and such log-source literals, `Channel:
+    /// ...Sysmon/Operational`, occur in every event of their source).
     fn of(e: &Expr, skip: &[(String, KeyVal)]) -> Formula {
         let atoms = |set: Option<Vec<(Target, String)>>| match set {
             Some(set) if set.is_empty() => Formula::False,
-            Some(mut set) if set.iter().all(|s| s.1.len() >= MIN_ATOM_LEN) => {
+            Some(mut set) => {
                 set.sort();
                 set.dedup();
                 Formula::Any(set)
             }
-            _ => Formula::True,
+            None => Formula::True,
         };
         match e {
             Expr::Const(false) => Formula::False,
@@ -417,6 +390,41 @@ impl Formula {
             Expr::Or(items) => {
                 Formula::junction(items.iter().map(|i| Formula::of(i, skip)).collect(), false)
             }
+        }
+    }
+
+    /// The wake-up set: literals one of which occurs in every event the rule matches (an
+    /// `And` takes its cheapest operand's set, an `Or` the union of all); `None` when
+    /// there is none.
+    fn wake_set(&self, freq: &Freq) -> Req {
+        match self {
+            Formula::True => None,
+            Formula::False => Some(vec![]),
+            Formula::Any(set) => Some(set.clone()),
+            Formula::And(items) => items
+                .iter()
+                .filter_map(|x| x.wake_set(freq))
+                .min_by_key(|s| cost(s, freq)),
+            Formula::Or(items) => {
+                let mut out = vec![];
+                for i in items {
+                    out.extend(i.wake_set(freq)?);
+                }
+                Some(out)
+            }
+        }
+    }
+
+    /// The formula checked after waking: atoms with a literal shorter than
+    /// [`MIN_ATOM_LEN`] hold (they are not scanned for).
+    fn without_short_atoms(&self) -> Formula {
+        match self {
+            Formula::Any(set) if set.iter().any(|s| s.1.len() < MIN_ATOM_LEN) => Formula::True,
+            Formula::And(items) | Formula::Or(items) => Formula::junction(
+                items.iter().map(Formula::without_short_atoms).collect(),
+                matches!(self, Formula::And(_)),
+            ),
+            f => f.clone(),
         }
     }
 
@@ -745,11 +753,13 @@ impl RuleSet {
             source.push(i);
             let whole = Expr::or(r.conditions.iter().cloned());
             let key_set = keyindex::keys(&whole, &key_freq);
-            let req = required(&whole, &freq, key_set.as_deref().unwrap_or_default())
+            let tree = Formula::of(&whole, key_set.as_deref().unwrap_or_default());
+            let req = tree
+                .wake_set(&freq)
                 // Empty literals give no selectivity.
                 .filter(|set| set.iter().all(|s| !s.1.is_empty()));
             // A plain disjunction of literals is the wake-up set itself.
-            let formula = match Formula::of(&whole, key_set.as_deref().unwrap_or_default()) {
+            let formula = match tree.without_short_atoms() {
                 Formula::Any(_) => Formula::True,
                 f => f.without_wake_set(req.as_deref()),
             };
