@@ -73,6 +73,8 @@ struct Current {
     parent: u32,
     key: u32,
     path: (u32, u32),
+    /// The path's hash state before [`finish`] (what a child key extends), and its hash.
+    state: u64,
     hash: u64,
 }
 
@@ -127,25 +129,31 @@ impl fmt::Debug for JsonEvent {
 }
 
 /// The path hash [`Event::values_with_path`] reports and [`Event::field_folded_hashed`]
-/// expects.
+/// expects: the dot-separated segments mixed in one after the other, so the reader
+/// extends its parent's state by one key instead of rehashing the whole path.
 #[inline]
 pub(crate) fn hash_path(name: &str) -> u64 {
-    hash_bytes(name.as_bytes())
+    finish(
+        name.split('.')
+            .fold(SEED, |h, s| mix_segment(h, s.as_bytes())),
+    )
 }
 
-/// FxHash-style hash of a path.
+const SEED: u64 = 0;
+const K: u64 = 0x517c_c1b7_2722_0a95;
+
+/// FxHash-style mixing of one path segment into the state (its length first, which
+/// separates segments and tells `a` from `a\0`).
 #[inline]
-fn hash_bytes(b: &[u8]) -> u64 {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h: u64 = b.len() as u64;
+fn mix_segment(mut h: u64, b: &[u8]) -> u64 {
+    h = h.rotate_left(5) ^ b.len() as u64;
     let mut chunks = b.chunks_exact(8);
     for c in &mut chunks {
         let mut w = [0u8; 8];
         w.copy_from_slice(c);
         h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
     }
-    // The last one to seven bytes as one zero-padded word (the length, mixed in first,
-    // tells `a` from `a\0`).
+    // The last one to seven bytes as one zero-padded word.
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let w = rest
@@ -154,7 +162,12 @@ fn hash_bytes(b: &[u8]) -> u64 {
             .fold(0u64, |w, (k, &x)| w | u64::from(x) << (8 * k));
         h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
-    // Final avalanche so the low bits (the table index) depend on every byte.
+    h
+}
+
+/// Final avalanche so the low bits (the table index) depend on every byte.
+#[inline]
+fn finish(mut h: u64) -> u64 {
     h ^= h >> 29;
     h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
     h ^ (h >> 32)
@@ -338,7 +351,7 @@ impl JsonEvent {
 
     #[inline]
     fn first(&self, name: &str) -> u32 {
-        self.first_hashed(name, hash_bytes(name.as_bytes()))
+        self.first_hashed(name, hash_path(name))
     }
 
     #[inline]
@@ -426,11 +439,13 @@ impl JsonEvent {
         }
         self.buf.push_str(k);
         self.keys += 1;
+        let state = mix_segment(if root { SEED } else { self.current.state }, k.as_bytes());
         self.current = Current {
             parent,
             key: self.keys,
             path: (start as u32, (self.buf.len() - start) as u32),
-            hash: hash_bytes(&self.buf.as_bytes()[start..]),
+            state,
+            hash: finish(state),
         };
     }
 
@@ -725,15 +740,20 @@ fn special(b: &[u8]) -> Option<usize> {
 /// Whether a key holds a dot, eight bytes at a time (keys are short: no call to memchr).
 #[inline]
 fn has_dot(b: &[u8]) -> bool {
-    let mut chunks = b.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        if crate::bytes::equal(u64::from_le_bytes(w), b'.') != 0 {
-            return true;
-        }
+    use crate::bytes::equal;
+    let word = |c: &[u8; 8]| equal(u64::from_le_bytes(*c), b'.') != 0;
+    let half = |c: &[u8; 4]| u64::from(u32::from_le_bytes(*c));
+    if let Some(last) = b.last_chunk::<8>() {
+        // Eight bytes at a time, the last word overlapping the one before.
+        b.chunks_exact(8)
+            .any(|c| c.first_chunk::<8>().is_some_and(word))
+            || word(last)
+    } else if let (Some(a), Some(z)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        // Four to seven bytes: the first and last four in one word.
+        word(&(half(a) | half(z) << 32).to_le_bytes())
+    } else {
+        b.contains(&b'.')
     }
-    chunks.remainder().contains(&b'.')
 }
 
 struct RootSeed<'a>(&'a mut JsonEvent);
@@ -872,7 +892,7 @@ impl Event for JsonEvent {
         name: &str,
         f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool,
     ) -> bool {
-        self.field_folded_hashed(name, hash_bytes(name.as_bytes()), f)
+        self.field_folded_hashed(name, hash_path(name), f)
     }
 
     fn values_folded<'s>(&'s self, f: &mut dyn FnMut(Value<'s>, Option<&'s str>) -> bool) -> bool {
@@ -933,5 +953,39 @@ impl Event for JsonEvent {
             i = e.next;
         }
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The word-wise dot test is a byte search, at every length around the word sizes.
+        #[test]
+        fn has_dot_is_a_byte_search(b in proptest::collection::vec(proptest::sample::select(vec![0u8, b'.', b'-', b'a', 0xae, 0xff]), 0..40)) {
+            prop_assert_eq!(has_dot(&b), b.contains(&b'.'));
+        }
+
+        /// A nested key's hash, built from its parent's state, is the hash of its dotted
+        /// path (what rules' field names are hashed with).
+        #[test]
+        fn nested_paths_hash_like_dotted_names(keys in proptest::collection::vec("[a-zA-Z_]{0,12}", 1..6)) {
+            let mut doc = serde_json::json!(1);
+            for k in keys.iter().rev() {
+                doc = serde_json::json!({ k.as_str(): doc });
+            }
+            let ev = JsonEvent::from_json_str(&doc.to_string()).expect("parse");
+            let mut seen = vec![];
+            ev.values_with_path(&mut |path, _, _| {
+                seen.extend(path.map(|(p, h)| (p.to_string(), h)));
+                false
+            });
+            prop_assert_eq!(seen.len(), 1);
+            prop_assert_eq!(&seen[0].0, &keys.join("."));
+            prop_assert_eq!(seen[0].1, hash_path(&keys.join(".")));
+        }
     }
 }
