@@ -200,6 +200,21 @@ struct Anchor {
     len: u32,
 }
 
+/// How often a gram is expected in event text, in literals' worth: four hexadecimal
+/// digits occur at nearly every position of a hash, GUID or address (a `Hashes` value is
+/// a hundred such positions), so a literal such as `sha256=2fb6...` is better anchored on
+/// `=2fb` than on `2fb6` even when a few other literals share it.
+const HEX_GRAM_COST: u32 = 16;
+
+fn text_cost(g: u32) -> u32 {
+    let hex = g.to_le_bytes().iter().all(u8::is_ascii_hexdigit);
+    if hex {
+        HEX_GRAM_COST
+    } else {
+        0
+    }
+}
+
 /// Bit `i` of a bitmap of 32-bit words (the width the vector scan gathers).
 #[inline]
 fn bit(bits: &[u32], i: usize) -> bool {
@@ -264,7 +279,10 @@ impl GramSet {
                 short.push((id, b));
             } else {
                 let off = (0..=b.len() - GRAM)
-                    .min_by_key(|&i| df.get(&gram_at(b, i)).copied().unwrap_or(0))
+                    .min_by_key(|&i| {
+                        let g = gram_at(b, i);
+                        df.get(&g).copied().unwrap_or(0) + text_cost(g)
+                    })
                     .unwrap_or(0);
                 let start = text.len() as u32;
                 text.extend_from_slice(b);
