@@ -10,8 +10,8 @@
 //!   (strings case-folded once), with exactly the semantics of the `serde_json::Value`
 //!   implementation.
 //! * [`RuleSet`] holds many rules behind two exact prefilters, an index of equality keys
-//!   (`EventID`, `Channel`, ...) and an Aho-Corasick automaton over the literals each rule
-//!   requires; [`Engine`] adds correlation rules over a stream of events.
+//!   (`EventID`, `Channel`, ...) and a scanner for the literals each rule requires (one
+//!   per field, `grams.rs`); [`Engine`] adds correlation rules over a stream of events.
 //!
 //! # Semantics (where Sigma and pySigma leave a choice, this is the choice)
 //!
