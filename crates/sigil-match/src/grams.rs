@@ -12,7 +12,9 @@
 //! Literals shorter than a gram are found the same way through a table of their first
 //! two bytes (and one of single bytes). Where the CPU has AVX2, eight positions are
 //! tested per step (one shuffle builds their grams, one multiply hashes them, one gather
-//! fetches their bitmap words); the scalar loop takes the last few positions.
+//! fetches their bitmap words), the last ones from a window of the haystack's last
+//! sixteen bytes; short literals are found through a byte-class filter, sixteen bytes per
+//! step. Without AVX2 a scalar loop does the same, one position at a time.
 //!
 //! Haystacks and literals must both be case-folded by the caller: comparison is bytewise.
 
@@ -165,10 +167,7 @@ impl Short {
         if i == n {
             return;
         }
-        let (window, base) = match hay.last_chunk::<16>() {
-            Some(w) => (*w, n - 16),
-            None => (padded(hay), 0),
-        };
+        let (window, base) = last_window(hay);
         // Positions i..n are bits (i - base)..(n - base) of the window.
         let mut m = starts(&window) & (u32::MAX << (i - base)) & (u32::MAX >> (32 - (n - base)));
         while m != 0 {
@@ -379,7 +378,7 @@ impl GramSet {
     #[target_feature(enable = "avx2")]
     fn scan_avx2(&self, hay: &[u8], f: &mut impl FnMut(usize)) {
         use std::arch::x86_64::*;
-        // Lane j (0..8) takes bytes j..j+4 (`HEAD`) or 5+j..9+j (`TAIL`) of the window;
+        // Lane j (0..8) takes bytes j..j+4 (`head`) or 5+j..9+j (`tail`) of the window;
         // each 128-bit half shuffles its own copy.
         let head = _mm256_setr_epi8(
             0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, 4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7,
@@ -418,11 +417,8 @@ impl GramSet {
             i += 8;
         }
         // Positions i..=n-4 remain, as bits (i - base)..=(n - 4 - base) of the window at
-        // `base`: `HEAD` gives bits 0..8, `TAIL` bits 5..13.
-        let (window, base) = match hay.last_chunk::<16>() {
-            Some(w) => (*w, n - 16),
-            None => (padded(hay), 0),
-        };
+        // `base`: `head` gives bits 0..8, `tail` bits 5..13.
+        let (window, base) = last_window(hay);
         let (lo, hi) = (i - base, n - GRAM - base);
         let mut m = 0;
         if lo < 8 {
@@ -469,6 +465,16 @@ impl GramSet {
             }
             at = (at + 1) & mask;
         }
+    }
+}
+
+/// The haystack's last sixteen bytes and their position (the whole haystack, zero-padded,
+/// when it is shorter): where the vector scans take their last positions from.
+#[inline]
+fn last_window(hay: &[u8]) -> ([u8; 16], usize) {
+    match hay.last_chunk::<16>() {
+        Some(w) => (*w, hay.len() - 16),
+        None => (padded(hay), 0),
     }
 }
 
