@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use ipnet::IpNet;
-use sigil_core::ir::{CmpOp, Expr, Number, Pattern, Piece, Pred, RefKind};
+use sigil_core::ir::{CmpOp, Expr, Number, Pattern, Pred, RefKind, Shape};
 
 use crate::bytes::same;
 use crate::event::{Event, Value};
@@ -263,22 +263,6 @@ impl Packed {
                     .is_some_and(|from| same(&h[from..], self.needle(n)))
             })
     }
-
-    /// A pattern of the form `x`, `x*` or `*x` (runs of `*` count as one).
-    fn shape(pieces: &[Piece]) -> Option<(At, &str)> {
-        let mut v: Vec<&Piece> = Vec::with_capacity(pieces.len());
-        for p in pieces {
-            if !(matches!(p, Piece::Star) && matches!(v.last(), Some(Piece::Star))) {
-                v.push(p);
-            }
-        }
-        match v.as_slice() {
-            [Piece::Lit(s)] => Some((At::Exact, s)),
-            [Piece::Lit(s), Piece::Star] => Some((At::Prefix, s)),
-            [Piece::Star, Piece::Lit(s)] => Some((At::Suffix, s)),
-            _ => None,
-        }
-    }
 }
 
 impl Group {
@@ -311,38 +295,30 @@ const SET_MIN_NEEDLES: usize = 4;
 fn str_group(target: Target, cased: bool, pats: &[&Pattern]) -> Result<Node, MatchError> {
     let mut each = vec![];
     let mut packed = Packed::default();
-    let mut needles: Vec<Vec<u8>> = vec![];
+    let mut needles: Vec<String> = vec![];
     let contains_count = pats
         .iter()
-        .filter(|p| matches!(p.pieces(), [Piece::Star, Piece::Lit(_), Piece::Star]))
+        .filter(|p| matches!(p.shape(), Shape::Contains(_)))
         .count();
-    let prepare = |s: &str| {
-        if cased {
-            s.as_bytes().to_vec()
-        } else {
-            fold::fold(s).into_bytes()
-        }
-    };
+    let prepare = |s: &str| if cased { s.to_string() } else { fold::fold(s) };
     for p in pats {
-        match p.pieces() {
-            [Piece::Star, Piece::Lit(s), Piece::Star] if contains_count >= SET_MIN_NEEDLES => {
-                needles.push(prepare(s))
+        let packed_at = match p.shape() {
+            Shape::Contains(s) if contains_count >= SET_MIN_NEEDLES => {
+                needles.push(prepare(s));
+                continue;
             }
-            pieces => match Packed::shape(pieces) {
-                Some((at, s)) if pats.len() > 1 => packed.push(at, &prepare(s)),
-                _ => each.push(matcher(p, cased)?),
-            },
+            _ if pats.len() == 1 => None,
+            Shape::Exact(s) => Some((At::Exact, s)),
+            Shape::Prefix(s) => Some((At::Prefix, s)),
+            Shape::Suffix(s) => Some((At::Suffix, s)),
+            _ => None,
+        };
+        match packed_at {
+            Some((at, s)) => packed.push(at, prepare(s).as_bytes()),
+            None => each.push(matcher(p, cased)?),
         }
     }
-    let contains = if needles.is_empty() {
-        None
-    } else {
-        let needles: Vec<String> = needles
-            .into_iter()
-            .map(|n| String::from_utf8_lossy(&n).into_owned())
-            .collect();
-        Some(crate::grams::GramSet::build(&needles))
-    };
+    let contains = (!needles.is_empty()).then(|| crate::grams::GramSet::build(&needles));
     let group = Group {
         cased,
         each,
