@@ -36,8 +36,10 @@ pub(crate) struct GramSet {
     avx2: bool,
     /// Open addressing on `slot_index`, one slot per anchor gram.
     slots: Vec<Slot>,
-    /// Literals beyond the first anchored on a gram (see [`Slot::more`]).
+    /// Literals a slot does not hold itself: `anchors[more[at].0..more[at].1]` for the
+    /// slot at `at` when its `off` has [`MORE`] (read only then: most slots have none).
     anchors: Vec<Anchor>,
+    more: Vec<(u32, u32)>,
     /// The bytes of the anchored literals.
     text: Vec<u8>,
     /// Literals shorter than a gram.
@@ -177,15 +179,47 @@ impl Short {
     }
 }
 
-/// A slot of the gram table. Most grams anchor one literal, which the slot holds itself:
-/// a hit costs no look-up beyond the slot and the literal's text.
+/// A slot of the gram table, sixteen bytes and aligned: four per cache line, none
+/// straddling two (a hit costs one line for the slot, one for the literal's text). Most
+/// grams anchor one literal, which the slot holds itself; the others of a gram, and a
+/// literal too long for the slot's 16-bit fields, are in [`GramSet::anchors`] at the
+/// range [`GramSet::more`] holds for this slot's position.
 #[derive(Clone, Copy, Debug, Default)]
+#[repr(C, align(16))]
 struct Slot {
     gram: u32,
-    /// The first literal anchored on `gram`; `len == 0` marks an empty slot.
-    first: Anchor,
-    /// The others, `anchors[more.0..more.1]`.
-    more: (u32, u32),
+    /// The first literal anchored on `gram`, or [`NO_LIT`] when all are in `anchors`.
+    lit: u32,
+    /// Its range in [`GramSet::text`] (`len == 0` marks an empty slot) and the gram's
+    /// offset in it; [`MORE`] set in `off`: `more` has anchors for this slot.
+    start: u32,
+    off: u16,
+    len: u16,
+}
+
+const NO_LIT: u32 = u32::MAX;
+const MORE: u16 = 1 << 15;
+
+impl Slot {
+    fn new(gram: u32, first: Anchor, more: bool) -> Slot {
+        let flag = if more { MORE } else { 0 };
+        match (u16::try_from(first.off), u16::try_from(first.len)) {
+            (Ok(off), Ok(len)) if off < MORE => Slot {
+                gram,
+                lit: first.lit,
+                start: first.start,
+                off: off | flag,
+                len,
+            },
+            _ => Slot {
+                gram,
+                lit: NO_LIT,
+                start: 0,
+                off: MORE,
+                len: 1,
+            },
+        }
+    }
 }
 
 /// A literal anchored on a gram: everything needed to check it without another look-up.
@@ -311,26 +345,32 @@ impl GramSet {
         debug_assert!(by_gram.is_empty() || cap > distinct);
         let mut slots = vec![Slot::default(); if by_gram.is_empty() { 0 } else { cap }];
         let mut anchors = Vec::with_capacity(by_gram.len());
+        let mut more = vec![(0u32, 0u32); slots.len()];
         let mut i = 0;
         while i < by_gram.len() {
             let (g, first) = by_gram[i];
-            i += 1;
-            let start = anchors.len() as u32;
-            while i < by_gram.len() && by_gram[i].0 == g {
-                anchors.push(by_gram[i].1);
-                i += 1;
+            let mut end = i + 1;
+            while end < by_gram.len() && by_gram[end].0 == g {
+                end += 1;
             }
             let h = bit_index(g, bits_log);
             set_bit(&mut bits, h);
             let mut at = slot_index(g) & (cap - 1);
-            while slots[at].first.len != 0 {
+            while slots[at].len != 0 {
                 at = (at + 1) & (cap - 1);
             }
-            slots[at] = Slot {
-                gram: g,
-                first,
-                more: (start, anchors.len() as u32),
-            };
+            let mut slot = Slot::new(g, first, end > i + 1);
+            let start = anchors.len() as u32;
+            if slot.lit == NO_LIT {
+                anchors.push(first);
+            }
+            anchors.extend(by_gram[i + 1..end].iter().map(|(_, a)| *a));
+            if anchors.len() as u32 > start {
+                slot.off |= MORE;
+                more[at] = (start, anchors.len() as u32);
+            }
+            slots[at] = slot;
+            i = end;
         }
         let short = (!short.is_empty()).then(|| Box::new(Short::build(&short)));
         GramSet {
@@ -339,6 +379,7 @@ impl GramSet {
             avx2: avx2_available(),
             slots,
             anchors,
+            more,
             text,
             short,
             empty,
@@ -446,23 +487,34 @@ impl GramSet {
         let mut at = slot_index(g) & mask;
         loop {
             let slot = &self.slots[at];
-            if slot.first.len == 0 {
+            if slot.len == 0 {
                 return;
             }
             if slot.gram == g {
-                let (start, end) = slot.more;
-                for a in
-                    std::iter::once(&slot.first).chain(&self.anchors[start as usize..end as usize])
-                {
-                    let Some(from) = i.checked_sub(a.off as usize) else {
-                        continue;
+                let mut check = |lit: u32, off: usize, start: u32, len: u32| {
+                    let Some(from) = i.checked_sub(off) else {
+                        return;
                     };
-                    let lit = &self.text[a.start as usize..(a.start + a.len) as usize];
+                    let text = &self.text[start as usize..(start + len) as usize];
                     if hay
-                        .get(from..from + lit.len())
-                        .is_some_and(|h| same(h, lit))
+                        .get(from..from + text.len())
+                        .is_some_and(|h| same(h, text))
                     {
-                        f(a.lit as usize);
+                        f(lit as usize);
+                    }
+                };
+                if slot.lit != NO_LIT {
+                    check(
+                        slot.lit,
+                        usize::from(slot.off & !MORE),
+                        slot.start,
+                        u32::from(slot.len),
+                    );
+                }
+                if slot.off & MORE != 0 {
+                    let (start, end) = self.more[at];
+                    for a in &self.anchors[start as usize..end as usize] {
+                        check(a.lit, a.off as usize, a.start, a.len);
                     }
                 }
                 return;
