@@ -610,6 +610,22 @@ mod tests {
         assert_eq!(found(&set, "xxx"), [0]);
     }
 
+    /// A literal beyond a slot's 16-bit offset and length is checked from the anchor list:
+    /// 70,000 bytes anchored where its run of hex digits ends (offset 39,997), beside a
+    /// short literal the slot holds itself.
+    #[test]
+    fn literals_too_long_for_a_slot() {
+        let long = format!("{}qzjk{}", "a".repeat(40_000), "b".repeat(29_996));
+        let list = vec![long.clone(), "qzjkx".to_string()];
+        let set = GramSet::build(&list);
+        assert!(set.slots.iter().any(|s| s.len != 0 && s.lit == NO_LIT));
+        assert!(set.slots.iter().any(|s| s.lit == 1));
+        assert_eq!(found(&set, &format!("xx{long}xx")), [0]);
+        assert_eq!(found(&set, &format!("{long}qzjkx")), [0, 1]);
+        assert_eq!(found(&set, &long[1..]), Vec::<usize>::new());
+        assert_eq!(found(&set, "qzjkx"), [1]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         /// Exactly the literals a substring search finds, on a small alphabet where

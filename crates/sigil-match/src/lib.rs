@@ -52,6 +52,7 @@ mod fast;
 pub mod fold;
 mod grams;
 mod keyindex;
+mod presence;
 mod ruleset;
 pub mod strmatch;
 pub mod time;

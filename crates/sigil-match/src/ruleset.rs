@@ -47,6 +47,7 @@ use crate::event::{Event, Value};
 use crate::fold;
 use crate::grams::GramSet;
 use crate::keyindex::{self, KeyFreq, KeyIndex, KeyVal};
+use crate::presence;
 use crate::{CompiledRule, MatchError};
 
 /// One matching rule.
@@ -64,8 +65,11 @@ pub struct RuleSetStats {
     /// Rules evaluated only when one of their literals occurs or one of their keys holds.
     pub prefiltered: usize,
     /// Rules evaluated on every event (neither a literal set nor a key set could be
-    /// derived).
+    /// derived, nor a field they need).
     pub always: usize,
+    /// Rules with neither set, evaluated only when the fields they need are present
+    /// (`not Image: null` needs `Image`).
+    pub gated: usize,
     /// Distinct literals in the scanners.
     pub literals: usize,
     /// Rules behind the equality-key index (they may also be behind a literal).
@@ -103,6 +107,11 @@ pub struct RuleSet {
     rule_keys: Lists,
     has_key: Vec<bool>,
     always: Vec<u32>,
+    /// Rules evaluated when every field they need is present: (rule, its fields as
+    /// `needs.get(rule)`); the fields, with their path hashes, in `need_fields`.
+    gated: Vec<u32>,
+    needs: Lists,
+    need_fields: Vec<(Arc<str>, u64)>,
     stats: RuleSetStats,
 }
 
@@ -711,6 +720,9 @@ impl RuleSet {
         let mut t = GroupTables::default();
         let mut formulas: Vec<Vec<u32>> = vec![];
         let mut always = vec![];
+        let mut gated = vec![];
+        let mut needs: Vec<Vec<u32>> = vec![];
+        let mut need_fields: Vec<(Arc<str>, u64)> = vec![];
         let mut prefiltered = 0;
         let mut freq: Freq = HashMap::new();
         let mut rule_keys = vec![];
@@ -795,7 +807,31 @@ impl RuleSet {
                     }
                 }
                 _ if has_key[id as usize] => prefiltered += 1,
-                _ => always.push(id),
+                _ => {
+                    let fields = presence::needed(&whole);
+                    if fields.is_empty() {
+                        always.push(id);
+                        continue;
+                    }
+                    gated.push(id);
+                    needs.push(
+                        fields
+                            .iter()
+                            .map(|f| {
+                                let i = need_fields
+                                    .iter()
+                                    .position(|(n, _)| **n == **f)
+                                    .unwrap_or_else(|| {
+                                        let name = crate::compile::intern(f);
+                                        let hash = crate::fast::hash_path(&name);
+                                        need_fields.push((name, hash));
+                                        need_fields.len() - 1
+                                    });
+                                i as u32
+                            })
+                            .collect(),
+                    );
+                }
             }
         }
         let GroupTables {
@@ -872,8 +908,9 @@ impl RuleSet {
             .collect();
         let stats = RuleSetStats {
             rules: compiled.len(),
-            prefiltered: compiled.len() - always.len(),
+            prefiltered: compiled.len() - always.len() - gated.len(),
             always: always.len(),
+            gated: gated.len(),
             literals: literal_count,
             keyed: has_key.iter().filter(|k| **k).count(),
             keys: keys.key_count(),
@@ -895,6 +932,9 @@ impl RuleSet {
                 rule_keys: Lists::new(rule_keys),
                 has_key,
                 always,
+                gated,
+                needs: Lists::new(needs),
+                need_fields,
                 stats,
             },
             errors,
@@ -977,7 +1017,17 @@ impl RuleSet {
     fn candidates(&self, ev: &dyn Event, s: &mut Scratch) {
         s.candidates.clear();
         s.candidates.extend_from_slice(&self.always);
+        for (i, &r) in self.gated.iter().enumerate() {
+            let present = |&f: &u32| {
+                let (name, hash) = &self.need_fields[f as usize];
+                ev.field_folded_hashed(name, *hash, &mut |_, _| true)
+            };
+            if self.needs.get(i as u32).iter().all(present) {
+                s.candidates.push(r);
+            }
+        }
         if self.field_lits.is_none() && self.any_lits.is_none() && self.keys.is_empty() {
+            s.candidates.sort_unstable();
             return;
         }
         s.generation = s.generation.wrapping_add(1);

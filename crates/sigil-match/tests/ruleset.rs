@@ -234,6 +234,62 @@ detection:
     condition: sel
 "#;
 
+/// Rules with neither a literal nor a key: evaluated on every event unless they need a
+/// field to be present.
+const GATED: &str = r#"
+title: g0 negated filters, one of them `null`
+logsource: {product: test}
+detection:
+    f1:
+        Image|startswith: 'C:\Windows\'
+    f2:
+        Image: null
+    condition: not 1 of f*
+---
+title: g1 field reference
+logsource: {product: test}
+detection:
+    sel:
+        TargetFilename|fieldref: Image
+    condition: sel
+---
+title: g2 needs nothing
+logsource: {product: test}
+detection:
+    f:
+        Image|endswith: '.exe'
+    condition: not f
+"#;
+
+#[test]
+fn rules_needing_a_field_wait_for_it() {
+    let (set, each) = build(GATED);
+    let s = set.stats();
+    assert_eq!((s.always, s.gated), (1, 2), "{s:?}");
+    let (mut scratch, mut out) = (Scratch::default(), vec![]);
+    for (ev, candidates, want) in [
+        (json!({"CommandLine": "x"}), 1, vec![2]),
+        (json!({"Image": null, "x": 1}), 2, vec![2]),
+        (json!({"Image": "D:\\a.dll"}), 2, vec![0, 2]),
+        (json!({"Image": "C:\\Windows\\a.exe"}), 2, vec![]),
+        (
+            json!({"Image": "a", "TargetFilename": "A"}),
+            3,
+            vec![0, 1, 2],
+        ),
+        // An empty array is no value: the field counts as absent.
+        (json!({"Image": [], "TargetFilename": "a"}), 1, vec![2]),
+    ] {
+        assert_eq!(brute(&each, &ev), want, "{ev}");
+        set.matching_into(&ev, &mut scratch, &mut out);
+        assert_eq!(out, want, "{ev}");
+        let fast = JsonEvent::from_json_str(&ev.to_string()).unwrap();
+        set.matching_into(&fast, &mut scratch, &mut out);
+        assert_eq!(out, want, "{ev}");
+        assert_eq!(scratch.last_candidates(), candidates, "{ev}");
+    }
+}
+
 fn keyed() -> (RuleSet, Vec<CompiledRule>) {
     build(KEYED)
 }
