@@ -179,15 +179,6 @@ impl Short {
     }
 }
 
-/// Bitmap hits of one haystack waiting for verification (see [`GramSet::defer`]).
-const PENDING: usize = 16;
-
-#[derive(Default)]
-struct Pending {
-    at: [usize; PENDING],
-    n: usize,
-}
-
 /// A slot of the gram table, sixteen bytes and aligned: four per cache line, none
 /// straddling two (a hit costs one line for the slot, one for the literal's text). Most
 /// grams anchor one literal, which the slot holds itself; the others of a gram, and a
@@ -461,11 +452,11 @@ impl GramSet {
         };
         let n = hay.len();
         let mut i = 0;
-        let mut pending = Pending::default();
         while let Some(at) = hay[i..].first_chunk::<16>() {
             let mut m = step(at, head);
             while m != 0 {
-                self.defer(hay, i + m.trailing_zeros() as usize, &mut pending, f);
+                let j = i + m.trailing_zeros() as usize;
+                self.verify(hay, j, gram_at(hay, j), f);
                 m &= m - 1;
             }
             i += 8;
@@ -483,36 +474,10 @@ impl GramSet {
         }
         m &= (u32::MAX << lo) & (u32::MAX >> (31 - hi));
         while m != 0 {
-            self.defer(hay, base + m.trailing_zeros() as usize, &mut pending, f);
+            let j = base + m.trailing_zeros() as usize;
+            self.verify(hay, j, gram_at(hay, j), f);
             m &= m - 1;
         }
-        self.flush(hay, &mut pending, f);
-    }
-
-    /// A bitmap hit at `hay[j..]`: its slot is fetched now and verified later, with the
-    /// hits after it, so the cache misses of a value's slots overlap instead of each
-    /// stalling the scan in turn.
-    #[inline]
-    fn defer(&self, hay: &[u8], j: usize, pending: &mut Pending, f: &mut impl FnMut(usize)) {
-        let at = slot_index(gram_at(hay, j)) & (self.slots.len() - 1);
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a prefetch of an address inside `slots`; prefetches never fault.
-        unsafe {
-            use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-            _mm_prefetch::<_MM_HINT_T0>(self.slots.as_ptr().add(at).cast());
-        }
-        pending.at[pending.n] = j;
-        pending.n += 1;
-        if pending.n == PENDING {
-            self.flush(hay, pending, f);
-        }
-    }
-
-    fn flush(&self, hay: &[u8], pending: &mut Pending, f: &mut impl FnMut(usize)) {
-        for &j in &pending.at[..pending.n] {
-            self.verify(hay, j, gram_at(hay, j), f);
-        }
-        pending.n = 0;
     }
 
     /// The literals anchored on gram `g`, found at `hay[i..]`.
