@@ -338,10 +338,11 @@ impl GramSet {
             .trailing_zeros()
             .clamp(MIN_BITS_LOG, MAX_BITS_LOG);
         let mut bits = vec![0u32; (1usize << bits_log) / 32];
-        // At most half the slots are used: a look-up of an absent gram (a bitmap false
+        // At most two thirds of the slots are used (a third less memory than at most
+        // half, for 0.1% more instructions). A look-up of an absent gram (a bitmap false
         // positive) stops at the first empty slot, so there must always be one (a table
         // sized `(d + d / 4).next_power_of_two()` is full at d = 2 and probes forever).
-        let cap = (distinct * 2).next_power_of_two().max(2);
+        let cap = (distinct + distinct / 2 + 1).next_power_of_two().max(2);
         debug_assert!(by_gram.is_empty() || cap > distinct);
         let mut slots = vec![Slot::default(); if by_gram.is_empty() { 0 } else { cap }];
         let mut anchors = Vec::with_capacity(by_gram.len());
