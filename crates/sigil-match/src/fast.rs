@@ -156,13 +156,24 @@ fn mix_segment(mut h: u64, b: &[u8]) -> u64 {
     // The last one to seven bytes as one zero-padded word.
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        let w = rest
-            .iter()
-            .enumerate()
-            .fold(0u64, |w, (k, &x)| w | u64::from(x) << (8 * k));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ tail_word(rest)).wrapping_mul(K);
     }
     h
+}
+
+/// One to seven bytes as a zero-padded little-endian word: two overlapping loads instead
+/// of a loop over the bytes (four to seven bytes: the first four and the last four, whose
+/// shared bytes agree; one to three: the first two and the last one).
+#[inline]
+fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    if let (Some(a), Some(b)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
+        u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << (8 * (n - 4))
+    } else if let (Some(a), Some(&b)) = (rest.first_chunk::<2>(), rest.last()) {
+        u64::from(u16::from_le_bytes(*a)) | u64::from(b) << (8 * (n - 1))
+    } else {
+        rest.first().map_or(0, |&b| u64::from(b))
+    }
 }
 
 /// Final avalanche so the low bits (the table index) depend on every byte.
@@ -432,12 +443,20 @@ impl JsonEvent {
             self.unusual = true;
             return;
         }
-        if !root {
+        if root {
+            self.buf.push_str(k);
+        } else {
+            // SAFETY: the bytes appended are a whole earlier path (UTF-8, starting and
+            // ending on char boundaries), an ASCII dot and a `&str`: `buf` stays UTF-8.
+            // The `Vec` calls skip the char-boundary checks of
+            // `String::extend_from_within`, and one reservation serves all three.
+            let v = unsafe { self.buf.as_mut_vec() };
+            v.reserve(prefix + k.len());
             let (ps, pl) = self.current.path;
-            self.buf.extend_from_within(ps as usize..(ps + pl) as usize);
-            self.buf.push('.');
+            v.extend_from_within(ps as usize..(ps + pl) as usize);
+            v.push(b'.');
+            v.extend_from_slice(k.as_bytes());
         }
-        self.buf.push_str(k);
         self.keys += 1;
         let state = mix_segment(if root { SEED } else { self.current.state }, k.as_bytes());
         self.current = Current {
@@ -967,6 +986,14 @@ mod tests {
         #[test]
         fn has_dot_is_a_byte_search(b in proptest::collection::vec(proptest::sample::select(vec![0u8, b'.', b'-', b'a', 0xae, 0xff]), 0..40)) {
             prop_assert_eq!(has_dot(&b), b.contains(&b'.'));
+        }
+
+        /// The two-load tail word is the bytes as a zero-padded little-endian word.
+        #[test]
+        fn tail_word_is_the_padded_bytes(b in proptest::collection::vec(any::<u8>(), 1..8)) {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(&b);
+            prop_assert_eq!(tail_word(&b), u64::from_le_bytes(w));
         }
 
         /// A nested key's hash, built from its parent's state, is the hash of its dotted
