@@ -107,8 +107,8 @@ pub struct RuleSet {
     rule_keys: Lists,
     has_key: Vec<bool>,
     always: Vec<u32>,
-    /// Rules evaluated when every field they need is present: (rule, its fields as
-    /// `needs.get(rule)`); the fields, with their path hashes, in `need_fields`.
+    /// Rules evaluated when every field they need is present: `needs.get(i)` lists the
+    /// fields of `gated[i]` as positions in `need_fields` (name and path hash).
     gated: Vec<u32>,
     needs: Lists,
     need_fields: Vec<(Arc<str>, u64)>,
@@ -811,26 +811,19 @@ impl RuleSet {
                     let fields = presence::needed(&whole);
                     if fields.is_empty() {
                         always.push(id);
-                        continue;
+                    } else {
+                        gated.push(id);
+                        let mut position = |f: &String| {
+                            let at = need_fields.iter().position(|(n, _)| **n == **f);
+                            at.unwrap_or_else(|| {
+                                let name = crate::compile::intern(f);
+                                let hash = crate::fast::hash_path(&name);
+                                need_fields.push((name, hash));
+                                need_fields.len() - 1
+                            }) as u32
+                        };
+                        needs.push(fields.iter().map(&mut position).collect());
                     }
-                    gated.push(id);
-                    needs.push(
-                        fields
-                            .iter()
-                            .map(|f| {
-                                let i = need_fields
-                                    .iter()
-                                    .position(|(n, _)| **n == **f)
-                                    .unwrap_or_else(|| {
-                                        let name = crate::compile::intern(f);
-                                        let hash = crate::fast::hash_path(&name);
-                                        need_fields.push((name, hash));
-                                        need_fields.len() - 1
-                                    });
-                                i as u32
-                            })
-                            .collect(),
-                    );
                 }
             }
         }
