@@ -55,6 +55,22 @@ pub(crate) fn same(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
+/// Up to seven bytes as a zero-padded little-endian word, from two overlapping loads
+/// instead of a loop or a variable-length copy (four to seven bytes: the first four and the
+/// last four, whose shared bytes agree; two or three: the first two and the last one).
+#[inline]
+pub(crate) fn low_word(b: &[u8]) -> u64 {
+    let n = b.len();
+    debug_assert!(n < 8);
+    if let (Some(x), Some(y)) = (b.first_chunk::<4>(), b.last_chunk::<4>()) {
+        u64::from(u32::from_le_bytes(*x)) | u64::from(u32::from_le_bytes(*y)) << (8 * (n - 4))
+    } else if let (Some(x), Some(&y)) = (b.first_chunk::<2>(), b.last()) {
+        u64::from(u16::from_le_bytes(*x)) | u64::from(y) << (8 * (n - 1))
+    } else {
+        b.first().map_or(0, |&x| u64::from(x))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +85,14 @@ mod tests {
             let first = |m: u64| (m != 0).then(|| (m.trailing_zeros() / 8) as usize);
             prop_assert_eq!(first(below(v, n)), w.iter().position(|&x| x < n));
             prop_assert_eq!(first(equal(v, b)), w.iter().position(|&x| x == b));
+        }
+
+        /// The two-load word is the bytes, zero-padded, little-endian.
+        #[test]
+        fn low_word_is_the_padded_bytes(b in proptest::collection::vec(any::<u8>(), 0..8)) {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(&b);
+            prop_assert_eq!(low_word(&b), u64::from_le_bytes(w));
         }
 
         /// The word-wise comparison is slice equality, at every length around the word

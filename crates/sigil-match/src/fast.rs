@@ -156,24 +156,9 @@ fn mix_segment(mut h: u64, b: &[u8]) -> u64 {
     // The last one to seven bytes as one zero-padded word.
     let rest = chunks.remainder();
     if !rest.is_empty() {
-        h = (h.rotate_left(5) ^ tail_word(rest)).wrapping_mul(K);
+        h = (h.rotate_left(5) ^ crate::bytes::low_word(rest)).wrapping_mul(K);
     }
     h
-}
-
-/// One to seven bytes as a zero-padded little-endian word: two overlapping loads instead
-/// of a loop over the bytes (four to seven bytes: the first four and the last four, whose
-/// shared bytes agree; one to three: the first two and the last one).
-#[inline]
-fn tail_word(rest: &[u8]) -> u64 {
-    let n = rest.len();
-    if let (Some(a), Some(b)) = (rest.first_chunk::<4>(), rest.last_chunk::<4>()) {
-        u64::from(u32::from_le_bytes(*a)) | u64::from(u32::from_le_bytes(*b)) << (8 * (n - 4))
-    } else if let (Some(a), Some(&b)) = (rest.first_chunk::<2>(), rest.last()) {
-        u64::from(u16::from_le_bytes(*a)) | u64::from(b) << (8 * (n - 1))
-    } else {
-        rest.first().map_or(0, |&b| u64::from(b))
-    }
 }
 
 /// Final avalanche so the low bits (the table index) depend on every byte.
@@ -986,14 +971,6 @@ mod tests {
         #[test]
         fn has_dot_is_a_byte_search(b in proptest::collection::vec(proptest::sample::select(vec![0u8, b'.', b'-', b'a', 0xae, 0xff]), 0..40)) {
             prop_assert_eq!(has_dot(&b), b.contains(&b'.'));
-        }
-
-        /// The two-load tail word is the bytes as a zero-padded little-endian word.
-        #[test]
-        fn tail_word_is_the_padded_bytes(b in proptest::collection::vec(any::<u8>(), 1..8)) {
-            let mut w = [0u8; 8];
-            w[..b.len()].copy_from_slice(&b);
-            prop_assert_eq!(tail_word(&b), u64::from_le_bytes(w));
         }
 
         /// A nested key's hash, built from its parent's state, is the hash of its dotted

@@ -18,7 +18,7 @@
 //!
 //! Haystacks and literals must both be case-folded by the caller: comparison is bytewise.
 
-use crate::bytes::same;
+use crate::bytes::{low_word, same};
 
 /// Bytes per gram.
 const GRAM: usize = 4;
@@ -535,7 +535,7 @@ fn last_window(hay: &[u8]) -> ([u8; 16], usize) {
     }
 }
 
-/// A haystack of up to fifteen bytes, zero-padded to sixteen: two overlapping word loads
+/// A haystack of up to fifteen bytes, zero-padded to sixteen: overlapping word loads
 /// instead of a variable-length copy.
 fn padded(hay: &[u8]) -> [u8; 16] {
     let n = hay.len();
@@ -547,14 +547,8 @@ fn padded(hay: &[u8]) -> [u8; 16] {
             .unwrap_or(0);
         w[..8].copy_from_slice(a);
         w[8..].copy_from_slice(&b.to_le_bytes());
-    } else if let (Some(a), Some(b)) = (hay.first_chunk::<4>(), hay.last_chunk::<4>()) {
-        let b = u32::from_le_bytes(*b)
-            .checked_shr(8 * (8 - n) as u32)
-            .unwrap_or(0);
-        w[..4].copy_from_slice(a);
-        w[4..8].copy_from_slice(&b.to_le_bytes());
     } else {
-        w[..hay.len()].copy_from_slice(hay);
+        w[..8].copy_from_slice(&low_word(hay).to_le_bytes());
     }
     w
 }
