@@ -201,21 +201,22 @@ const NO_LIT: u32 = u32::MAX;
 const MORE: u16 = 1 << 15;
 
 impl Slot {
-    fn new(gram: u32, first: Anchor, more: bool) -> Slot {
-        let flag = if more { MORE } else { 0 };
+    /// The slot of `gram` holding `first`, or (when it does not fit the 16-bit fields)
+    /// [`NO_LIT`]; [`GramSet::build`] sets [`MORE`] when it puts anchors in the list.
+    fn new(gram: u32, first: Anchor) -> Slot {
         match (u16::try_from(first.off), u16::try_from(first.len)) {
             (Ok(off), Ok(len)) if off < MORE => Slot {
                 gram,
                 lit: first.lit,
                 start: first.start,
-                off: off | flag,
+                off,
                 len,
             },
             _ => Slot {
                 gram,
                 lit: NO_LIT,
                 start: 0,
-                off: MORE,
+                off: 0,
                 len: 1,
             },
         }
@@ -360,7 +361,7 @@ impl GramSet {
             while slots[at].len != 0 {
                 at = (at + 1) & (cap - 1);
             }
-            let mut slot = Slot::new(g, first, end > i + 1);
+            let mut slot = Slot::new(g, first);
             let start = anchors.len() as u32;
             if slot.lit == NO_LIT {
                 anchors.push(first);
